@@ -1,0 +1,371 @@
+//! The key cache: OIDC discovery, JWKS fetch, background refresh, unknown-`kid`
+//! refetch with a cooldown, single flight and stale-if-error.
+//!
+//! One fetcher thread owns the HTTP client and does all network I/O; workers
+//! read the current key set through an `ArcSwap` (no lock at all) and only
+//! talk to the fetcher, over a channel, when they miss. Because the fetcher
+//! handles one fetch at a time and answers every request queued during it
+//! with that fetch's outcome, concurrent misses share one upstream request.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
+
+use super::keys::KeySet;
+use super::policy::KeyCachePolicy;
+use super::upstream::{Tenant, TenantError};
+
+/// A shared, cheaply clonable handle to the key cache.
+#[derive(Clone)]
+pub struct KeyCache {
+    state: Arc<State>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache")
+            .field("issuer", &self.state.policy.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keys cannot be had right now: nothing usable is cached and the tenant
+/// did not answer usefully.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeysUnavailable {
+    /// Seconds until the next fetch attempt, for `Retry-After`.
+    pub retry_after_secs: u64,
+}
+
+/// Whether the cache can serve verifications, for a readiness probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// Keys are loaded and younger than the maximum staleness.
+    pub ready: bool,
+    /// Age of the current key set, when there is one.
+    pub key_set_age: Option<Duration>,
+    /// Why the cache is not ready, or the last refresh error while it still serves.
+    pub last_error: Option<String>,
+}
+
+/// Counters of upstream traffic, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchStats {
+    /// Discovery documents requested.
+    pub discovery_requests: u64,
+    /// JWKS documents requested.
+    pub jwks_requests: u64,
+    /// Refreshes that failed (any cause).
+    pub failures: u64,
+    /// Key sets installed.
+    pub successes: u64,
+}
+
+/// The cache's configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyCacheError(String);
+
+struct State {
+    policy: KeyCachePolicy,
+    keys: ArcSwapOption<KeySet>,
+    discovery_requests: AtomicU64,
+    jwks_requests: AtomicU64,
+    failures: AtomicU64,
+    successes: AtomicU64,
+    retry_after_secs: AtomicU64,
+    /// Only ever locked for a moment to copy or replace a string; never held
+    /// across an await.
+    last_error: Mutex<Option<String>>,
+}
+
+enum Reason {
+    /// Nothing is cached: fetch unless a fetch just failed.
+    Cold,
+    /// A token named a key we do not have: fetch unless within the cooldown.
+    UnknownKid,
+}
+
+struct Command {
+    reason: Reason,
+    reply: oneshot::Sender<()>,
+}
+
+impl KeyCache {
+    /// Checks the policy and starts the fetcher thread, which loads the keys
+    /// in the background right away (warm-up). Never waits on the network.
+    pub fn start(policy: KeyCachePolicy) -> Result<Self, KeyCacheError> {
+        let discovery_url = discovery_url(&policy.issuer).map_err(KeyCacheError)?;
+        if policy.algorithms.is_empty() {
+            return Err(KeyCacheError("the algorithm allow-list is empty".into()));
+        }
+        let state = Arc::new(State {
+            policy,
+            keys: ArcSwapOption::empty(),
+            discovery_requests: AtomicU64::new(0),
+            jwks_requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            successes: AtomicU64::new(0),
+            retry_after_secs: AtomicU64::new(1),
+            last_error: Mutex::new(Some("keys not loaded yet".into())),
+        });
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let fetcher_state = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("jwks-fetcher".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                system.block_on(async move {
+                    match Tenant::new(&fetcher_state.policy, discovery_url) {
+                        Ok(tenant) => Fetcher::new(fetcher_state, tenant).run(receiver).await,
+                        Err(e) => log::error!("key cache cannot start its HTTP client: {e}"),
+                    }
+                });
+            })
+            .map_err(|e| KeyCacheError(format!("cannot start the key fetcher thread: {e}")))?;
+        Ok(Self { state, commands })
+    }
+
+    /// The current key set, if one is loaded and not older than the maximum
+    /// staleness. Lock-free; never touches the network.
+    pub fn current(&self) -> Option<Arc<KeySet>> {
+        self.state.current()
+    }
+
+    /// The current key set, or, when there is none, the outcome of a fetch
+    /// shared with every other request waiting for one.
+    pub async fn load(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
+        if let Some(keys) = self.current() {
+            return Ok(keys);
+        }
+        self.ask(Reason::Cold).await;
+        self.current().ok_or_else(|| self.unavailable())
+    }
+
+    /// A token named a key we lack: refetch (at most once per cooldown, shared
+    /// by all concurrent callers) and return the resulting set.
+    pub async fn refetch_for_unknown_kid(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
+        self.ask(Reason::UnknownKid).await;
+        self.current().ok_or_else(|| self.unavailable())
+    }
+
+    /// Whether verifications can be served, for `/readyz`.
+    pub fn readiness(&self) -> Readiness {
+        let current = self.current();
+        let last_error = self.state.last_error.lock().ok().and_then(|e| e.clone());
+        Readiness {
+            ready: current.is_some(),
+            key_set_age: self
+                .state
+                .keys
+                .load()
+                .as_ref()
+                .map(|k| k.fetched_at.elapsed()),
+            last_error: match (&current, last_error) {
+                (None, None) => Some("the key set is older than the maximum staleness".into()),
+                (_, e) => e,
+            },
+        }
+    }
+
+    /// Upstream traffic so far.
+    pub fn stats(&self) -> FetchStats {
+        FetchStats {
+            discovery_requests: self.state.discovery_requests.load(Ordering::Relaxed),
+            jwks_requests: self.state.jwks_requests.load(Ordering::Relaxed),
+            failures: self.state.failures.load(Ordering::Relaxed),
+            successes: self.state.successes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The issuer this cache fetches keys for.
+    pub fn issuer(&self) -> &str {
+        &self.state.policy.issuer
+    }
+
+    fn unavailable(&self) -> KeysUnavailable {
+        KeysUnavailable {
+            retry_after_secs: self.state.retry_after_secs.load(Ordering::Relaxed).max(1),
+        }
+    }
+
+    async fn ask(&self, reason: Reason) {
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(Command { reason, reply }).is_err() {
+            return;
+        }
+        // The fetch is bounded by its own timeouts; this bound only guards
+        // against a fetcher that is gone.
+        let bound = self.state.policy.request_timeout * 2 + self.state.policy.connect_timeout * 2;
+        let _ = tokio::time::timeout(bound + Duration::from_secs(1), answer).await;
+    }
+}
+
+impl State {
+    fn current(&self) -> Option<Arc<KeySet>> {
+        let keys = self.keys.load_full()?;
+        (keys.fetched_at.elapsed() <= self.policy.max_stale).then_some(keys)
+    }
+
+    fn set_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.last_error.lock() {
+            *slot = error;
+        }
+    }
+}
+
+/// `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4), after
+/// checking the issuer is https, or http on a loopback host.
+pub fn discovery_url(issuer: &str) -> Result<Url, String> {
+    let url =
+        Url::parse(issuer).map_err(|e| format!("the issuer {issuer:?} is not a URL ({e})"))?;
+    check_transport(&url)?;
+    let base = issuer.trim_end_matches('/');
+    Url::parse(&format!("{base}/.well-known/openid-configuration"))
+        .map_err(|e| format!("cannot build the discovery URL ({e})"))
+}
+
+/// https everywhere; plain http only to this machine (tests, the local issuer).
+pub fn check_transport(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "{url} uses http on a non-loopback host; use https (http is allowed only for 127.0.0.1, [::1] and localhost)"
+        )),
+        other => Err(format!("{url} has scheme {other:?}; use https")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The fetcher's own state; lives on its thread only.
+struct Fetcher {
+    state: Arc<State>,
+    tenant: Tenant,
+    next_refresh: Instant,
+    backoff: Duration,
+    last_attempt_failed_at: Option<Instant>,
+    last_kid_refetch: Option<Instant>,
+}
+
+impl Fetcher {
+    fn new(state: Arc<State>, tenant: Tenant) -> Self {
+        let backoff = state.policy.min_backoff;
+        Self {
+            state,
+            tenant,
+            next_refresh: Instant::now(),
+            backoff,
+            last_attempt_failed_at: None,
+            last_kid_refetch: None,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            let deadline = tokio::time::Instant::from_std(self.next_refresh);
+            tokio::select! {
+                command = commands.recv() => {
+                    let Some(command) = command else { return };
+                    if self.should_fetch(&command.reason) {
+                        if matches!(command.reason, Reason::UnknownKid) {
+                            self.last_kid_refetch = Some(Instant::now());
+                        }
+                        self.refresh().await;
+                        // Everyone who asked while the fetch ran shares its outcome.
+                        while let Ok(waiting) = commands.try_recv() {
+                            let _ = waiting.reply.send(());
+                        }
+                    }
+                    let _ = command.reply.send(());
+                }
+                _ = tokio::time::sleep_until(deadline) => self.refresh().await,
+            }
+        }
+    }
+
+    fn should_fetch(&self, reason: &Reason) -> bool {
+        let now = Instant::now();
+        let have_keys = self.state.current().is_some();
+        let recently_failed = self
+            .last_attempt_failed_at
+            .is_some_and(|t| now.duration_since(t) < self.state.policy.min_backoff);
+        match reason {
+            Reason::Cold => !have_keys && !recently_failed,
+            Reason::UnknownKid => {
+                let cooling = self
+                    .last_kid_refetch
+                    .is_some_and(|t| now.duration_since(t) < self.state.policy.cooldown);
+                !cooling && !(recently_failed && !have_keys)
+            }
+        }
+    }
+
+    async fn refresh(&mut self) {
+        let policy = &self.state.policy;
+        match self
+            .tenant
+            .fetch_keys(&self.state.discovery_requests, &self.state.jwks_requests)
+            .await
+        {
+            Ok((keys, skipped, max_age)) => {
+                for why in skipped {
+                    log::warn!("JWKS from {}: skipped {why}", policy.issuer);
+                }
+                let ttl = max_age
+                    .map(|age| age.clamp(policy.min_ttl, policy.max_ttl))
+                    .unwrap_or(policy.ttl);
+                log::info!(
+                    "loaded {} signing key(s) for {}; next refresh in {}s",
+                    keys.len(),
+                    policy.issuer,
+                    ttl.as_secs()
+                );
+                self.state.keys.store(Some(Arc::new(keys)));
+                self.state.successes.fetch_add(1, Ordering::Relaxed);
+                self.state.set_error(None);
+                self.backoff = policy.min_backoff;
+                self.last_attempt_failed_at = None;
+                self.next_refresh = Instant::now() + ttl;
+            }
+            Err(error) => {
+                self.state.failures.fetch_add(1, Ordering::Relaxed);
+                let message = error.to_string();
+                if self.state.current().is_some() {
+                    log::warn!(
+                        "refreshing signing keys for {} failed, still serving the last good set: {message}",
+                        policy.issuer
+                    );
+                } else {
+                    log::error!(
+                        "cannot load signing keys for {}; protected routes answer 503 until this is fixed: {message}",
+                        policy.issuer
+                    );
+                }
+                self.state.set_error(Some(message));
+                self.last_attempt_failed_at = Some(Instant::now());
+                self.next_refresh = Instant::now() + self.backoff;
+                self.state
+                    .retry_after_secs
+                    .store(self.backoff.as_secs().max(1), Ordering::Relaxed);
+                self.backoff = (self.backoff * 2).min(policy.max_backoff);
+                if matches!(error, TenantError::Jwks(_)) {
+                    self.tenant.forget_jwks_uri();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! A tenant's signing keys (RFC 7517 JWK Set), turned into verifiers once per
+//! key and algorithm so that a request only pays for the signature check.
+
+use std::time::Instant;
+
+use josekit::jwk::Jwk;
+use josekit::jws::{JwsVerifier, ES256, PS256, RS256};
+use serde_json::Value;
+
+use super::policy::Algorithm;
+
+/// One verifier, ready to use: a key of the set bound to one allowed algorithm.
+#[derive(Debug)]
+pub struct VerifyingKey {
+    /// The key's `kid`, if the JWK had one.
+    pub kid: Option<String>,
+    /// The algorithm this verifier checks.
+    pub alg: Algorithm,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+impl VerifyingKey {
+    /// Checks `signature` over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier.verify(message, signature).is_ok()
+    }
+}
+
+/// A parsed key set, immutable once built; the cache swaps whole sets.
+#[derive(Debug)]
+pub struct KeySet {
+    keys: Vec<VerifyingKey>,
+    /// When the set was fetched.
+    pub fetched_at: Instant,
+}
+
+impl KeySet {
+    /// Parses a JWK Set document, keeping only keys usable for signature
+    /// checks with an allowed algorithm. Returns the set and one line per
+    /// skipped key saying why (for a warning in the log). A document with no
+    /// usable key is an error, so the caller keeps its previous set.
+    pub fn from_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<(Self, Vec<String>), String> {
+        let doc: Value =
+            serde_json::from_slice(body).map_err(|e| format!("the JWKS is not JSON ({e})"))?;
+        let Some(entries) = doc.get("keys").and_then(Value::as_array) else {
+            return Err("the JWKS has no \"keys\" array".into());
+        };
+        let mut keys = Vec::new();
+        let mut skipped = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            match verifiers_for(entry, allowed) {
+                Ok(mut built) => keys.append(&mut built),
+                Err(why) => skipped.push(format!("key #{index}: {why}")),
+            }
+        }
+        if keys.is_empty() {
+            return Err(format!(
+                "the JWKS has no usable signing key for {} ({} keys skipped: {})",
+                names(allowed),
+                skipped.len(),
+                skipped.join("; ")
+            ));
+        }
+        Ok((
+            Self {
+                keys,
+                fetched_at: Instant::now(),
+            },
+            skipped,
+        ))
+    }
+
+    /// The verifier for a token's `kid` and `alg`. A token without `kid` is
+    /// matched only when exactly one key serves its algorithm, so there is
+    /// never a guess between keys.
+    pub fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<&VerifyingKey> {
+        match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|k| k.alg == alg && k.kid.as_deref() == Some(kid)),
+            None => {
+                let mut matching = self.keys.iter().filter(|k| k.alg == alg);
+                match (matching.next(), matching.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Whether the set has a key with this `kid` (for any algorithm).
+    pub fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    /// Number of verifiers in the set.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set is empty (never true for a set built by `from_jwks`).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn names(algs: &[Algorithm]) -> String {
+    algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKey>, String> {
+    let map = entry.as_object().ok_or("not a JSON object")?;
+    let kid = match map.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err("kid is not a string".into()),
+    };
+    let label = kid.as_deref().unwrap_or("(no kid)").to_owned();
+    if let Some(key_use) = map.get("use") {
+        if key_use != "sig" {
+            return Err(format!("{label}: use is {key_use}, not \"sig\""));
+        }
+    }
+    // RFC 7517 §4.4: when a key names its algorithm, it serves that one only.
+    let candidates: Vec<Algorithm> = match map.get("alg") {
+        None => allowed.to_vec(),
+        Some(Value::String(name)) => match Algorithm::from_name(name) {
+            Some(alg) if allowed.contains(&alg) => vec![alg],
+            _ => return Err(format!("{label}: alg {name} is not allowed")),
+        },
+        Some(_) => return Err(format!("{label}: alg is not a string")),
+    };
+    let kty = map.get("kty").and_then(Value::as_str).unwrap_or_default();
+    let jwk = Jwk::from_map(map.clone()).map_err(|e| format!("{label}: {e}"))?;
+    let mut built = Vec::new();
+    let mut last_error = None;
+    for alg in candidates.into_iter().filter(|a| a.key_type() == kty) {
+        let verifier: Result<Box<dyn JwsVerifier>, _> = match alg {
+            Algorithm::RS256 => RS256
+                .verifier_from_jwk(&jwk)
+                .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+            Algorithm::PS256 => PS256
+                .verifier_from_jwk(&jwk)
+                .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+            Algorithm::ES256 => ES256
+                .verifier_from_jwk(&jwk)
+                .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+        };
+        match verifier {
+            Ok(verifier) => built.push(VerifyingKey {
+                kid: kid.clone(),
+                alg,
+                verifier,
+            }),
+            Err(e) => last_error = Some(e.to_string()),
+        }
+    }
+    if built.is_empty() {
+        return Err(match last_error {
+            Some(e) => format!("{label}: {e}"),
+            None => format!("{label}: kty {kty:?} serves none of {}", names(allowed)),
+        });
+    }
+    Ok(built)
+}

@@ -1,0 +1,176 @@
+//! The HTTP side of the key cache: one pooled awc client with connect and
+//! total timeouts, size-capped bodies, and error messages that tell an
+//! operator what to fix. Runs on the fetcher thread only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use awc::http::header::{HeaderMap, CACHE_CONTROL};
+use awc::{Client, Connector};
+use openssl::ssl::{SslConnector, SslMethod};
+use serde_json::Value;
+use url::Url;
+
+use super::jwks::check_transport;
+use super::keys::KeySet;
+use super::policy::KeyCachePolicy;
+
+/// A failed fetch, split by which document failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// The discovery document could not be had or is wrong.
+    #[error("OIDC discovery failed: {0}")]
+    Discovery(String),
+    /// The key set could not be had or has no usable key.
+    #[error("JWKS fetch failed: {0}")]
+    Jwks(String),
+}
+
+/// The tenant as seen by the fetcher.
+pub struct Tenant {
+    client: Client,
+    issuer: String,
+    discovery_url: Url,
+    jwks_uri: Option<Url>,
+    policy: KeyCachePolicy,
+}
+
+type Fetched = (KeySet, Vec<String>, Option<Duration>);
+
+impl Tenant {
+    /// Builds the client: system trust roots (and `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR`, which OpenSSL reads itself), no redirects.
+    pub fn new(policy: &KeyCachePolicy, discovery_url: Url) -> Result<Self, String> {
+        let mut tls = SslConnector::builder(SslMethod::tls_client()).map_err(|e| e.to_string())?;
+        tls.set_default_verify_paths().map_err(|e| e.to_string())?;
+        let connector = Connector::new()
+            .timeout(policy.connect_timeout)
+            .handshake_timeout(policy.connect_timeout)
+            .openssl(tls.build());
+        let client = Client::builder()
+            .connector(connector)
+            .timeout(policy.request_timeout)
+            .disable_redirects()
+            .add_default_header(("Accept", "application/json"))
+            .finish();
+        Ok(Self {
+            client,
+            issuer: policy.issuer.clone(),
+            discovery_url,
+            jwks_uri: None,
+            policy: policy.clone(),
+        })
+    }
+
+    /// Discovery (once, then remembered) and the JWKS; returns the parsed set,
+    /// the reasons keys were skipped, and the response's `max-age`.
+    pub async fn fetch_keys(
+        &mut self,
+        discovery_requests: &AtomicU64,
+        jwks_requests: &AtomicU64,
+    ) -> Result<Fetched, TenantError> {
+        let jwks_uri = match &self.jwks_uri {
+            Some(uri) => uri.clone(),
+            None => {
+                discovery_requests.fetch_add(1, Ordering::Relaxed);
+                let uri = self.discover().await.map_err(TenantError::Discovery)?;
+                self.jwks_uri = Some(uri.clone());
+                uri
+            }
+        };
+        jwks_requests.fetch_add(1, Ordering::Relaxed);
+        let (body, max_age) = self.get(&jwks_uri).await.map_err(TenantError::Jwks)?;
+        let (keys, skipped) =
+            KeySet::from_jwks(&body, &self.policy.algorithms).map_err(TenantError::Jwks)?;
+        Ok((keys, skipped, max_age))
+    }
+
+    /// Forgets the remembered `jwks_uri`, so the next fetch rediscovers it
+    /// (the tenant may have moved its keys).
+    pub fn forget_jwks_uri(&mut self) {
+        self.jwks_uri = None;
+    }
+
+    async fn discover(&self) -> Result<Url, String> {
+        let (body, _) = self.get(&self.discovery_url).await?;
+        let doc: Value = serde_json::from_slice(&body)
+            .map_err(|_| format!("{} is not a JSON document", self.discovery_url))?;
+        let issuer = doc
+            .get("issuer")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if issuer != self.issuer {
+            return Err(format!(
+                "{} names issuer {issuer:?} but the configured issuer is {:?}; check AUTH0_DOMAIN \
+                 (Auth0 issuers are https://<domain>/ with a trailing slash)",
+                self.discovery_url, self.issuer
+            ));
+        }
+        let jwks_uri = doc
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{} has no jwks_uri", self.discovery_url))?;
+        let jwks_uri = Url::parse(jwks_uri)
+            .map_err(|e| format!("jwks_uri {jwks_uri:?} is not a URL ({e})"))?;
+        check_transport(&jwks_uri).map_err(|e| format!("refusing jwks_uri: {e}"))?;
+        Ok(jwks_uri)
+    }
+
+    async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<Duration>), String> {
+        let request = async {
+            let mut response = self.client.get(url.as_str()).send().await.map_err(|e| {
+                format!(
+                    "cannot reach {url} ({e}); check AUTH0_DOMAIN, DNS and the network or proxy"
+                )
+            })?;
+            let status = response.status();
+            if !status.is_success() {
+                let hint = if status.as_u16() == 404 {
+                    "; check AUTH0_DOMAIN"
+                } else {
+                    ""
+                };
+                return Err(format!("{url} answered HTTP {}{hint}", status.as_u16()));
+            }
+            let max_age = max_age(response.headers());
+            let body = response
+                .body()
+                .limit(self.policy.max_body_bytes)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "reading {url} failed ({e}); the limit is {} bytes",
+                        self.policy.max_body_bytes
+                    )
+                })?;
+            Ok((body.to_vec(), max_age))
+        };
+        // awc's own timeout covers the response head; this one covers the body too.
+        tokio::time::timeout(self.policy.request_timeout, request)
+            .await
+            .map_err(|_| {
+                format!(
+                    "{url} did not answer within {:?}",
+                    self.policy.request_timeout
+                )
+            })?
+    }
+}
+
+/// `Cache-Control: max-age=N` (RFC 9111 §5.2.2.1), if present and sane.
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
+    value.split(',').find_map(|directive| {
+        let (name, seconds) = directive.trim().split_once('=')?;
+        if name.trim().eq_ignore_ascii_case("max-age") {
+            seconds
+                .trim()
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs)
+        } else {
+            None
+        }
+    })
+}

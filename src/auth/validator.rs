@@ -1,0 +1,215 @@
+//! Access-token checks, in order of cost: structure and header, then the
+//! claims, then the one signature verification. No actix types here.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::claims::Claims;
+use super::error::TokenError;
+use super::jwks::{KeyCache, KeysUnavailable};
+use super::keys::KeySet;
+use super::policy::{Algorithm, ValidationPolicy};
+use super::token::{CompactJws, Header};
+
+/// Why validation did not produce claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The token is bad: 401 `invalid_token`.
+    Token(TokenError),
+    /// The keys to judge it cannot be had: 503.
+    KeysUnavailable(KeysUnavailable),
+}
+
+impl From<TokenError> for Rejection {
+    fn from(e: TokenError) -> Self {
+        Self::Token(e)
+    }
+}
+
+/// Validates access tokens against one issuer's policy and key cache. Built
+/// once at start-up and shared by all workers.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    policy: ValidationPolicy,
+    keys: KeyCache,
+}
+
+impl Validator {
+    /// A validator for `policy`, with keys from `keys`.
+    pub fn new(policy: ValidationPolicy, keys: KeyCache) -> Self {
+        Self { policy, keys }
+    }
+
+    /// The policy tokens are checked against.
+    pub fn policy(&self) -> &ValidationPolicy {
+        &self.policy
+    }
+
+    /// The key cache behind the signature checks.
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
+    }
+
+    /// Runs every check on `token` and returns its claims. Cheap checks come
+    /// first, so expired or foreign tokens cost no signature work; that order
+    /// leaks nothing, as the sender already knows what the token says.
+    pub async fn validate(&self, token: &str) -> Result<Claims, Rejection> {
+        let jws = CompactJws::parse(token)?;
+        let alg = self.check_header(&jws.header)?;
+        let claims = Claims::from_payload(&jws.payload)?;
+        self.check_claims(&claims, unix_now())?;
+        self.verify_signature(&jws, alg).await?;
+        Ok(claims)
+    }
+
+    /// `alg` from the allow-list, no `crit`, an accepted `typ`.
+    pub fn check_header(&self, header: &Header) -> Result<Algorithm, TokenError> {
+        // `none`, HS256 and friends are not `Algorithm`s at all, so they fail here.
+        let alg = Algorithm::from_name(&header.alg)
+            .filter(|a| self.policy.algorithms.contains(a))
+            .ok_or(TokenError::UnsupportedAlgorithm)?;
+        if header.crit.is_some() {
+            return Err(TokenError::CriticalHeader);
+        }
+        if let Some(typ) = &header.typ {
+            // RFC 7515 §4.1.9: "application/" may be omitted, compared case-insensitively.
+            let typ = typ.strip_prefix("application/").unwrap_or(typ);
+            let access_token = typ.eq_ignore_ascii_case("at+jwt");
+            if !(access_token || (!self.policy.strict_rfc9068 && typ.eq_ignore_ascii_case("jwt"))) {
+                return Err(TokenError::WrongType);
+            }
+        } else if self.policy.strict_rfc9068 {
+            return Err(TokenError::WrongType);
+        }
+        Ok(alg)
+    }
+
+    /// Issuer, audience, time window and profile checks at time `now`
+    /// (seconds since the Unix epoch), all with the configured leeway.
+    pub fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), TokenError> {
+        self.claim_checks(claims, now)
+            .into_iter()
+            .try_for_each(|(_, outcome)| outcome)
+    }
+
+    /// Every claim check by name, none skipped, for explaining a token
+    /// (`inspect`); [`Self::check_claims`] is the first failure of these.
+    pub fn claim_checks(
+        &self,
+        claims: &Claims,
+        now: i64,
+    ) -> [(ClaimCheck, Result<(), TokenError>); 6] {
+        let leeway = i64::try_from(self.policy.leeway.as_secs()).unwrap_or(i64::MAX);
+        let strict = self.policy.strict_rfc9068;
+        let require = |present: bool, name| {
+            if !strict || present {
+                Ok(())
+            } else {
+                Err(TokenError::MissingClaim(name))
+            }
+        };
+        [
+            (
+                ClaimCheck::Issuer,
+                ok_if(claims.iss == self.policy.issuer, TokenError::WrongIssuer),
+            ),
+            (
+                ClaimCheck::Audience,
+                ok_if(
+                    claims.aud.iter().any(|a| self.policy.audiences.contains(a)),
+                    TokenError::WrongAudience,
+                ),
+            ),
+            (
+                ClaimCheck::Expiry,
+                ok_if(now < claims.exp.saturating_add(leeway), TokenError::Expired),
+            ),
+            (
+                ClaimCheck::NotBefore,
+                ok_if(
+                    claims
+                        .nbf
+                        .is_none_or(|nbf| now.saturating_add(leeway) >= nbf),
+                    TokenError::NotYetValid,
+                ),
+            ),
+            (
+                ClaimCheck::IssuedAt,
+                ok_if(
+                    claims.iat <= now.saturating_add(leeway),
+                    TokenError::IssuedInFuture,
+                ),
+            ),
+            (
+                ClaimCheck::Profile,
+                require(claims.sub.is_some(), "sub")
+                    .and(require(claims.client_id.is_some(), "client_id"))
+                    .and(require(claims.jti.is_some(), "jti")),
+            ),
+        ]
+    }
+
+    /// One signature check with the key named by `kid`; an unknown `kid`
+    /// causes at most one refetch per cooldown.
+    pub async fn verify_signature(
+        &self,
+        jws: &CompactJws<'_>,
+        alg: Algorithm,
+    ) -> Result<(), Rejection> {
+        let keys = self.keys.load().await.map_err(Rejection::KeysUnavailable)?;
+        match verify_with(&keys, jws, alg) {
+            Err(TokenError::UnknownKey) => {
+                let keys = self
+                    .keys
+                    .refetch_for_unknown_kid()
+                    .await
+                    .map_err(Rejection::KeysUnavailable)?;
+                Ok(verify_with(&keys, jws, alg)?)
+            }
+            outcome => Ok(outcome?),
+        }
+    }
+}
+
+/// The claim checks, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimCheck {
+    /// `iss` equals the configured issuer.
+    Issuer,
+    /// `aud` names an accepted audience.
+    Audience,
+    /// `exp` is ahead (with leeway).
+    Expiry,
+    /// `nbf`, when present, is not ahead (with leeway).
+    NotBefore,
+    /// `iat` is not ahead (with leeway).
+    IssuedAt,
+    /// Strict RFC 9068 presence rules, when enabled.
+    Profile,
+}
+
+fn ok_if(condition: bool, error: TokenError) -> Result<(), TokenError> {
+    if condition {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+/// Checks the signature of `jws` with the key of `keys` its header names.
+pub fn verify_with(keys: &KeySet, jws: &CompactJws<'_>, alg: Algorithm) -> Result<(), TokenError> {
+    let key = keys
+        .find(jws.header.kid.as_deref(), alg)
+        .ok_or(TokenError::UnknownKey)?;
+    ok_if(
+        key.verify(jws.signing_input.as_bytes(), &jws.signature),
+        TokenError::BadSignature,
+    )
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,106 @@
+//! The service's entry point: parse the command, then logging, settings,
+//! `Application::build`, run.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use auth0_actix_api::cli::{self, Command};
+use auth0_actix_api::issuer::LocalIssuer;
+use auth0_actix_api::settings::{self, Settings};
+use auth0_actix_api::startup::{local_issuer_url, Application, Mode};
+use auth0_actix_api::{dev, healthcheck, inspect};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let env = settings::process_environment();
+    // Quiet by default for the one-shot commands, whose output is for scripts.
+    let default_level = match command {
+        Command::Serve | Command::Dev => "info",
+        _ => "warn",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .init();
+
+    let outcome = match command {
+        Command::Help => {
+            println!("{}", cli::USAGE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => load(&env).and_then(|s| serve(s, Mode::Tenant)),
+        Command::Dev => load(&env).and_then(|s| serve(s, Mode::Dev)),
+        Command::Token(args) => load(&env).and_then(|s| token(&s, &args)),
+        Command::Inspect { token } => load(&env).and_then(|s| {
+            let token = match token {
+                Some(token) => token,
+                None => read_stdin()?,
+            };
+            inspect::run(&s, token.trim())
+        }),
+        Command::Healthcheck => load(&env).map(|s| healthcheck::run(&s)),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            // One line: the settings and start-up errors already say what to fix.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(env: &std::collections::HashMap<String, String>) -> anyhow::Result<Settings> {
+    Ok(Settings::load(&settings::config_dir(env), env)?)
+}
+
+fn serve(settings: Settings, mode: Mode) -> anyhow::Result<ExitCode> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(&settings, mode)?;
+        let base_url = local_issuer_url(&settings.application.host, app.port());
+        match app.local_issuer() {
+            Some(issuer) => {
+                let lifetime = i64::try_from(settings.dev.token_lifetime_secs).unwrap_or(3600);
+                let examples = dev::examples(issuer, lifetime)?;
+                println!(
+                    "{}",
+                    dev::banner(issuer, base_url.trim_end_matches('/'), lifetime, &examples)
+                );
+            }
+            None => log::info!(
+                "serving on {}:{} for issuer {}",
+                settings.application.host,
+                app.port(),
+                app.authenticator().validator().policy().issuer
+            ),
+        }
+        app.run_until_stopped().await.context("the server failed")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn token(settings: &Settings, args: &cli::TokenArgs) -> anyhow::Result<ExitCode> {
+    let issuer = LocalIssuer::load_or_create(
+        &settings.dev.key_file,
+        local_issuer_url(&settings.application.host, settings.application.port),
+        settings.dev.audience.clone(),
+    )?;
+    let lifetime = i64::try_from(settings.dev.token_lifetime_secs).unwrap_or(3600);
+    println!("{}", issuer.mint(&args.spec(lifetime))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut token = String::new();
+    std::io::stdin()
+        .take(1024 * 1024)
+        .read_to_string(&mut token)
+        .context("cannot read a token from standard input")?;
+    Ok(token)
+}

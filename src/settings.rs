@@ -1,0 +1,492 @@
+//! Settings: `config/base.toml`, the overlay named by `APP_ENVIRONMENT`, then
+//! the environment (`APP_SECTION__KEY`, plus the quickstart's `AUTH0_DOMAIN`,
+//! `AUTH0_AUDIENCE`, `AUTH0_ISSUER_BASE_URL` and `PORT`). Validation turns
+//! them into the auth core's policy types or one line saying what to fix.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use url::Url;
+
+use crate::auth::{Algorithm, KeyCachePolicy, ValidationPolicy};
+
+/// The settings files compiled into the binary, used when no `config/`
+/// directory is found, so the binary runs from anywhere.
+const EMBEDDED: [(&str, &str); 3] = [
+    ("base", include_str!("../config/base.toml")),
+    ("local", include_str!("../config/local.toml")),
+    ("production", include_str!("../config/production.toml")),
+];
+
+/// All settings of the service.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Which overlay was applied (`local` or `production`).
+    #[serde(skip)]
+    pub environment: String,
+    /// Listening and HTTP settings.
+    pub application: ApplicationSettings,
+    /// The Auth0 tenant and API.
+    pub auth0: Auth0Settings,
+    /// Token checks.
+    pub validation: ValidationSettings,
+    /// The key cache.
+    pub jwks: JwksSettings,
+    /// The local issuer of `dev`, `token` and `inspect`.
+    pub dev: DevSettings,
+}
+
+/// `[application]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApplicationSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Realm named in challenges.
+    pub realm: String,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// `[auth0]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Auth0Settings {
+    /// Tenant host (`AUTH0_DOMAIN`).
+    pub domain: String,
+    /// Full issuer URL (`AUTH0_ISSUER_BASE_URL`), standing in for the domain.
+    pub issuer_base_url: String,
+    /// Accepted audiences (`AUTH0_AUDIENCE`).
+    pub audience: Vec<String>,
+}
+
+/// `[validation]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ValidationSettings {
+    /// Accepted algorithm names.
+    pub algorithms: Vec<String>,
+    /// Clock skew for time checks, seconds.
+    pub leeway_secs: u64,
+    /// Strict RFC 9068 profile.
+    pub strict_rfc9068: bool,
+}
+
+/// `[jwks]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JwksSettings {
+    /// Refresh interval, seconds.
+    pub ttl_secs: u64,
+    /// Floor for `Cache-Control: max-age`, seconds.
+    pub min_ttl_secs: u64,
+    /// Ceiling for `Cache-Control: max-age`, seconds.
+    pub max_ttl_secs: u64,
+    /// Minimum time between unknown-`kid` refetches, seconds.
+    pub cooldown_secs: u64,
+    /// Stale-if-error limit, seconds.
+    pub max_stale_secs: u64,
+    /// Connect timeout, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Total request timeout, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Body size cap, bytes.
+    pub max_body_bytes: usize,
+    /// First retry delay, milliseconds.
+    pub min_backoff_ms: u64,
+    /// Longest retry delay, seconds.
+    pub max_backoff_secs: u64,
+}
+
+/// `[dev]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DevSettings {
+    /// PEM file of the local issuer's RSA key.
+    pub key_file: PathBuf,
+    /// Audience of minted tokens.
+    pub audience: String,
+    /// Lifetime of minted tokens, seconds.
+    pub token_lifetime_secs: u64,
+}
+
+/// A setting is missing or wrong; the message names it and how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+fn fail<T>(message: impl Into<String>) -> Result<T, SettingsError> {
+    Err(SettingsError(message.into()))
+}
+
+impl Settings {
+    /// Loads settings from `config_dir` (or the embedded copies when it does
+    /// not exist) and `env`, the environment as a map, so tests never touch
+    /// the process environment.
+    pub fn load(config_dir: &Path, env: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let environment = env
+            .get("APP_ENVIRONMENT")
+            .map(|e| e.trim().to_ascii_lowercase())
+            .unwrap_or_else(|| "local".into());
+        if !matches!(environment.as_str(), "local" | "production") {
+            return fail(format!(
+                "APP_ENVIRONMENT is {environment:?}; set it to \"local\" or \"production\""
+            ));
+        }
+        let mut builder = Config::builder();
+        for name in ["base", environment.as_str()] {
+            let path = config_dir.join(format!("{name}.toml"));
+            builder = if config_dir.is_dir() {
+                builder.add_source(
+                    File::from(path)
+                        .format(FileFormat::Toml)
+                        .required(name == "base"),
+                )
+            } else {
+                let text = EMBEDDED
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| *t)
+                    .unwrap_or("");
+                builder.add_source(File::from_str(text, FileFormat::Toml))
+            };
+        }
+        let app_env: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("APP_")
+                    && k.as_str() != "APP_ENVIRONMENT"
+                    && k.as_str() != "APP_CONFIG_DIR"
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("APP")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("auth0.audience")
+                .with_list_parse_key("validation.algorithms")
+                .try_parsing(true)
+                .source(Some(app_env)),
+        );
+        let quickstart_names = [
+            ("AUTH0_DOMAIN", "auth0.domain"),
+            ("AUTH0_ISSUER_BASE_URL", "auth0.issuer_base_url"),
+            ("PORT", "application.port"),
+        ];
+        let set = |b: config::ConfigBuilder<config::builder::DefaultState>,
+                   key: &str,
+                   value: config::Value| {
+            b.set_override(key, value)
+                .map_err(|e| SettingsError(format!("cannot apply {key}: {e}")))
+        };
+        for (var, key) in quickstart_names {
+            if let Some(value) = env.get(var).filter(|v| !v.trim().is_empty()) {
+                builder = set(builder, key, value.trim().into())?;
+            }
+        }
+        if let Some(audience) = env.get("AUTH0_AUDIENCE").filter(|v| !v.trim().is_empty()) {
+            let list: Vec<String> = audience
+                .split(',')
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .collect();
+            builder = set(builder, "auth0.audience", list.into())?;
+        }
+        let config = builder
+            .build()
+            .map_err(|e| SettingsError(format!("cannot read settings: {e}")))?;
+        let mut settings: Settings = config.try_deserialize().map_err(|e| {
+            SettingsError(format!(
+                "a setting has the wrong type: {e} (check the environment variable or config file that sets it)"
+            ))
+        })?;
+        settings.environment = environment;
+        settings.check_common()?;
+        Ok(settings)
+    }
+
+    fn check_common(&self) -> Result<(), SettingsError> {
+        self.algorithms()?;
+        if self.jwks.min_ttl_secs > self.jwks.max_ttl_secs {
+            return fail("jwks.min_ttl_secs is above jwks.max_ttl_secs; make the floor lower than the ceiling");
+        }
+        if self.jwks.ttl_secs == 0
+            || self.jwks.request_timeout_ms == 0
+            || self.jwks.connect_timeout_ms == 0
+        {
+            return fail("jwks.ttl_secs, jwks.request_timeout_ms and jwks.connect_timeout_ms must be above 0");
+        }
+        if self.jwks.max_body_bytes < 1024 {
+            return fail("jwks.max_body_bytes is below 1024; a JWKS needs more room (the default is 1048576)");
+        }
+        Ok(())
+    }
+
+    /// The configured algorithm allow-list.
+    pub fn algorithms(&self) -> Result<Vec<Algorithm>, SettingsError> {
+        if self.validation.algorithms.is_empty() {
+            return fail(
+                "validation.algorithms is empty; list at least one of RS256, PS256, ES256",
+            );
+        }
+        self.validation
+            .algorithms
+            .iter()
+            .map(|name| {
+                Algorithm::from_name(name.trim()).ok_or_else(|| {
+                    SettingsError(format!(
+                        "validation.algorithms names {name:?}; use RS256, PS256 or ES256 (symmetric algorithms and none are never accepted)"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The issuer of the Auth0 tenant: `https://{domain}/` or the configured
+    /// issuer base URL.
+    pub fn tenant_issuer(&self) -> Result<String, SettingsError> {
+        let base_url = self.auth0.issuer_base_url.trim();
+        if !base_url.is_empty() {
+            return issuer_from_base_url(base_url);
+        }
+        let domain = self.auth0.domain.trim();
+        if domain.is_empty() {
+            return fail(
+                "AUTH0_DOMAIN is not set; set it to your tenant's domain (e.g. AUTH0_DOMAIN=dev-abc123.us.auth0.com) in the environment or .env, or run `cargo run -- dev` to try the API with a local issuer",
+            );
+        }
+        issuer_from_domain(domain)
+    }
+
+    /// The accepted audiences of the Auth0 API.
+    pub fn tenant_audiences(&self) -> Result<Vec<String>, SettingsError> {
+        let audiences: Vec<String> = self
+            .auth0
+            .audience
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if audiences.is_empty() {
+            return fail(
+                "AUTH0_AUDIENCE is not set; set it to your API's identifier from the Auth0 Dashboard (e.g. AUTH0_AUDIENCE=https://my-api), comma-separated for several",
+            );
+        }
+        Ok(audiences)
+    }
+
+    /// The validation policy for `issuer` and `audiences`.
+    pub fn validation_policy(
+        &self,
+        issuer: &str,
+        audiences: Vec<String>,
+    ) -> Result<ValidationPolicy, SettingsError> {
+        Ok(ValidationPolicy {
+            issuer: issuer.to_owned(),
+            audiences,
+            algorithms: self.algorithms()?,
+            leeway: Duration::from_secs(self.validation.leeway_secs),
+            strict_rfc9068: self.validation.strict_rfc9068,
+        })
+    }
+
+    /// The key cache policy for `issuer`.
+    pub fn key_cache_policy(&self, issuer: &str) -> Result<KeyCachePolicy, SettingsError> {
+        let j = &self.jwks;
+        Ok(KeyCachePolicy {
+            issuer: issuer.to_owned(),
+            algorithms: self.algorithms()?,
+            ttl: Duration::from_secs(j.ttl_secs),
+            min_ttl: Duration::from_secs(j.min_ttl_secs),
+            max_ttl: Duration::from_secs(j.max_ttl_secs),
+            cooldown: Duration::from_secs(j.cooldown_secs),
+            max_stale: Duration::from_secs(j.max_stale_secs),
+            connect_timeout: Duration::from_millis(j.connect_timeout_ms),
+            request_timeout: Duration::from_millis(j.request_timeout_ms),
+            max_body_bytes: j.max_body_bytes,
+            min_backoff: Duration::from_millis(j.min_backoff_ms.max(1)),
+            max_backoff: Duration::from_secs(j.max_backoff_secs.max(1)),
+        })
+    }
+}
+
+/// Reads the process environment, after loading `.env` when present.
+pub fn process_environment() -> HashMap<String, String> {
+    // A missing .env is normal; a broken one is reported by dotenvy as an
+    // error we surface, since silently ignoring it hides a typo.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            log::warn!(".env could not be read: {e}");
+        }
+    }
+    std::env::vars().collect()
+}
+
+/// The directory settings files are read from: `APP_CONFIG_DIR` or `config`.
+pub fn config_dir(env: &HashMap<String, String>) -> PathBuf {
+    env.get("APP_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"))
+}
+
+/// `https://{domain}/` from a bare tenant host, accepting (and noting) a
+/// leading `https://` and trailing `/`.
+pub fn issuer_from_domain(domain: &str) -> Result<String, SettingsError> {
+    let mut host = domain;
+    if let Some(rest) = host.strip_prefix("https://") {
+        host = rest;
+    } else if host.starts_with("http://") {
+        return fail(format!(
+            "AUTH0_DOMAIN is {domain:?}; Auth0 tenants are https: give the bare host (e.g. dev-abc123.us.auth0.com), or set AUTH0_ISSUER_BASE_URL for a loopback http issuer"
+        ));
+    }
+    host = host.trim_end_matches('/');
+    if host != domain {
+        log::info!("AUTH0_DOMAIN {domain:?} normalised to {host:?}");
+    }
+    let malformed = || {
+        SettingsError(format!(
+            "AUTH0_DOMAIN is {domain:?}, which is not a host name; set it to your tenant's domain, e.g. dev-abc123.us.auth0.com (a :port is allowed)"
+        ))
+    };
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(malformed());
+    }
+    let url = Url::parse(&format!("https://{host}/")).map_err(|_| malformed())?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(malformed());
+    }
+    Ok(url.to_string())
+}
+
+fn issuer_from_base_url(base_url: &str) -> Result<String, SettingsError> {
+    let url = Url::parse(base_url).map_err(|e| {
+        SettingsError(format!(
+            "AUTH0_ISSUER_BASE_URL is {base_url:?}, which is not a URL ({e}); set it like https://dev-abc123.us.auth0.com/"
+        ))
+    })?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return fail(format!(
+            "AUTH0_ISSUER_BASE_URL is {base_url:?}; remove the query, fragment or user info"
+        ));
+    }
+    crate::auth::jwks::check_transport(&url)
+        .map_err(|e| SettingsError(format!("AUTH0_ISSUER_BASE_URL: {e}")))?;
+    // A bare origin is Auth0's issuer form: the URL type adds the "/".
+    if url.path() == "/" {
+        Ok(url.to_string())
+    } else {
+        Ok(base_url.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::load(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+            &env(pairs),
+        )
+    }
+
+    #[test]
+    fn quickstart_names_are_read() {
+        let s = load(&[
+            ("AUTH0_DOMAIN", "dev-abc.us.auth0.com"),
+            ("AUTH0_AUDIENCE", "https://a, https://b"),
+            ("PORT", "9000"),
+        ])
+        .unwrap();
+        assert_eq!(s.tenant_issuer().unwrap(), "https://dev-abc.us.auth0.com/");
+        assert_eq!(
+            s.tenant_audiences().unwrap(),
+            vec!["https://a", "https://b"]
+        );
+        assert_eq!(s.application.port, 9000);
+        assert_eq!(s.application.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn app_prefixed_variables_override_nested_keys() {
+        let s = load(&[
+            ("APP_JWKS__TTL_SECS", "42"),
+            ("APP_ENVIRONMENT", "production"),
+        ])
+        .unwrap();
+        assert_eq!(s.jwks.ttl_secs, 42);
+        assert_eq!(s.application.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn embedded_defaults_are_used_without_a_config_dir() {
+        let s = Settings::load(Path::new("/nonexistent"), &env(&[])).unwrap();
+        assert_eq!(s.application.port, 8080);
+        assert_eq!(s.validation.algorithms, vec!["RS256"]);
+    }
+
+    #[test]
+    fn domains_are_normalised() {
+        for (given, issuer) in [
+            ("tenant.auth0.com", "https://tenant.auth0.com/"),
+            ("https://tenant.auth0.com/", "https://tenant.auth0.com/"),
+            ("tenant.example:8443", "https://tenant.example:8443/"),
+        ] {
+            assert_eq!(issuer_from_domain(given).unwrap(), issuer, "{given}");
+        }
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "AUTH0_DOMAIN"),
+            (
+                &[("AUTH0_DOMAIN", "http://tenant.auth0.com")],
+                "AUTH0_DOMAIN",
+            ),
+            (&[("AUTH0_DOMAIN", "ten ant")], "AUTH0_DOMAIN"),
+            (&[("AUTH0_DOMAIN", "a.com/path")], "AUTH0_DOMAIN"),
+            (
+                &[("AUTH0_ISSUER_BASE_URL", "http://example.com/")],
+                "AUTH0_ISSUER_BASE_URL",
+            ),
+        ];
+        for (pairs, name) in cases {
+            let s = load(pairs).unwrap();
+            let err = s.tenant_issuer().unwrap_err().to_string();
+            assert!(err.contains(name), "{pairs:?}: {err}");
+        }
+        let err = load(&[("PORT", "eighty")]).unwrap_err().to_string();
+        assert!(err.contains("port"), "{err}");
+        let err = load(&[("APP_VALIDATION__ALGORITHMS", "HS256")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("validation.algorithms"), "{err}");
+        let err = load(&[("APP_ENVIRONMENT", "staging")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("APP_ENVIRONMENT"), "{err}");
+        let s = load(&[]).unwrap();
+        assert!(s
+            .tenant_audiences()
+            .unwrap_err()
+            .to_string()
+            .contains("AUTH0_AUDIENCE"));
+    }
+
+    #[test]
+    fn loopback_http_issuer_is_allowed() {
+        let s = load(&[("AUTH0_ISSUER_BASE_URL", "http://127.0.0.1:4000")]).unwrap();
+        assert_eq!(s.tenant_issuer().unwrap(), "http://127.0.0.1:4000/");
+    }
+}
