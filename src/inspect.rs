@@ -5,7 +5,6 @@
 
 use std::fmt::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::Value;
@@ -18,14 +17,6 @@ use crate::auth::{KeyCache, TokenError, Validator};
 use crate::issuer::LocalIssuer;
 use crate::settings::Settings;
 use crate::startup::local_issuer_url;
-
-/// Where the keys for the signature check come from.
-enum KeySource {
-    /// The Auth0 tenant of the settings, fetched over the network.
-    Tenant(KeyCache),
-    /// The local issuer's key file, read directly.
-    Local(Arc<KeySet>),
-}
 
 /// Prints the report for `token`; exit 0 only when the API would accept it.
 pub fn run(settings: &Settings, token: &str) -> anyhow::Result<ExitCode> {
@@ -57,7 +48,7 @@ pub fn report(settings: &Settings, token: &str) -> anyhow::Result<(String, bool)
         }
     }
 
-    let (validator, keys, target) = configured_validator(settings)?;
+    let (validator, target) = configured_validator(settings)?;
     let policy = validator.policy();
     let _ = writeln!(out, "\nChecks against {target}");
     let _ = writeln!(
@@ -69,7 +60,7 @@ pub fn report(settings: &Settings, token: &str) -> anyhow::Result<(String, bool)
         out,
         accepted: true,
     };
-    check_token(&mut report, &validator, &keys, token, now);
+    check_token(&mut report, &validator, token, now);
     let Report { mut out, accepted } = report;
     let _ = writeln!(
         out,
@@ -107,7 +98,6 @@ impl Report {
 fn check_token(
     report: &mut Report,
     validator: &Validator,
-    keys: &KeySource,
     token: &str,
     now: i64,
 ) {
@@ -178,7 +168,7 @@ fn check_token(
         ),
     }
     if let Some(alg) = alg {
-        match signature_check(keys, &jws, alg) {
+        match signature_check(validator.keys(), &jws, alg) {
             Ok(detail) => report.check(true, "signature", detail),
             Err(detail) => report.check(false, "signature", detail),
         }
@@ -201,56 +191,34 @@ fn decode_for_display(token: &str) -> anyhow::Result<(Value, Value)> {
     Ok((json(parts[0], "header")?, json(parts[1], "payload")?))
 }
 
-fn configured_validator(settings: &Settings) -> anyhow::Result<(Validator, KeySource, String)> {
+fn configured_validator(settings: &Settings) -> anyhow::Result<(Validator, String)> {
     if let (Ok(issuer), Ok(audiences)) = (settings.tenant_issuer(), settings.tenant_audiences()) {
         let keys = KeyCache::start(settings.key_cache_policy(&issuer)?)?;
-        let validator = Validator::new(
-            settings.validation_policy(&issuer, audiences)?,
-            keys.clone(),
-        );
-        return Ok((
-            validator,
-            KeySource::Tenant(keys),
-            format!("the Auth0 tenant {issuer}"),
-        ));
+        let validator = Validator::new(settings.validation_policy(&issuer, audiences)?, keys);
+        return Ok((validator, format!("the Auth0 tenant {issuer}")));
     }
+    // The local issuer's key is read from its file, so no dev server needs
+    // to be running.
     let issuer_url = local_issuer_url(&settings.application.host, settings.application.port);
-    let local = LocalIssuer::load_or_create(
-        &settings.dev.key_file,
-        issuer_url.clone(),
-        settings.dev.audience.clone(),
-    )?;
+    let local = LocalIssuer::load_or_create(&settings.dev.key_file, issuer_url.clone(), settings.dev.audience.clone())?;
     let (set, _) = KeySet::from_jwks(local.jwks().to_string().as_bytes(), &settings.algorithms()?)
         .map_err(|e| anyhow::anyhow!("the local issuer's key is unusable: {e}"))?;
-    // The cache is never asked for keys here (the set is local), so it
-    // stays idle; it only carries the policy for the validator.
-    let cache = KeyCache::start(settings.key_cache_policy(&issuer_url)?)?;
+    let keys = KeyCache::with_keys(settings.key_cache_policy(&issuer_url)?, set);
     let validator = Validator::new(
         settings.validation_policy(&issuer_url, vec![settings.dev.audience.clone()])?,
-        cache,
+        keys,
     );
     Ok((
         validator,
-        KeySource::Local(Arc::new(set)),
         format!("the local issuer {issuer_url} (no AUTH0_DOMAIN/AUTH0_AUDIENCE set)"),
     ))
 }
 
-fn signature_check(
-    keys: &KeySource,
-    jws: &CompactJws<'_>,
-    alg: crate::auth::Algorithm,
-) -> Result<String, String> {
-    let set = match keys {
-        KeySource::Local(set) => Arc::clone(set),
-        KeySource::Tenant(cache) => {
-            let loaded = actix_web::rt::System::new().block_on(cache.load());
-            loaded.map_err(|_| {
-                let why = cache.readiness().last_error.unwrap_or_default();
-                format!("cannot fetch the tenant's keys to check it: {why}")
-            })?
-        }
-    };
+fn signature_check(cache: &KeyCache, jws: &CompactJws<'_>, alg: crate::auth::Algorithm) -> Result<String, String> {
+    let set = actix_web::rt::System::new().block_on(cache.load()).map_err(|_| {
+        let why = cache.readiness().last_error.unwrap_or_default();
+        format!("cannot fetch the tenant's keys to check it: {why}")
+    })?;
     let kid = jws.header.kid.as_deref().unwrap_or("(none)");
     match verify_with(&set, jws, alg) {
         Ok(()) => Ok(format!("verified with key {kid}")),

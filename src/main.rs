@@ -1,7 +1,7 @@
 //! The service's entry point: parse the command, then logging, settings,
 //! `Application::build`, run.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -68,10 +68,10 @@ fn serve(settings: Settings, mode: Mode) -> anyhow::Result<ExitCode> {
             Some(issuer) => {
                 let lifetime = i64::try_from(settings.dev.token_lifetime_secs).unwrap_or(3600);
                 let examples = dev::examples(issuer, lifetime)?;
-                println!(
-                    "{}",
-                    dev::banner(issuer, base_url.trim_end_matches('/'), lifetime, &examples)
-                );
+                let banner = dev::banner(issuer, base_url.trim_end_matches('/'), lifetime, &examples);
+                // A closed stdout (a pipe whose reader left) must not stop the server.
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(banner.as_bytes()).and_then(|_| stdout.flush());
             }
             None => log::info!(
                 "serving on {}:{} for issuer {}",

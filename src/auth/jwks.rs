@@ -104,16 +104,7 @@ impl KeyCache {
         if policy.algorithms.is_empty() {
             return Err(KeyCacheError("the algorithm allow-list is empty".into()));
         }
-        let state = Arc::new(State {
-            policy,
-            keys: ArcSwapOption::empty(),
-            discovery_requests: AtomicU64::new(0),
-            jwks_requests: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            successes: AtomicU64::new(0),
-            retry_after_secs: AtomicU64::new(1),
-            last_error: Mutex::new(Some("keys not loaded yet".into())),
-        });
+        let state = Arc::new(State::new(policy, None));
         let (commands, receiver) = mpsc::unbounded_channel();
         let fetcher_state = Arc::clone(&state);
         std::thread::Builder::new()
@@ -129,6 +120,17 @@ impl KeyCache {
             })
             .map_err(|e| KeyCacheError(format!("cannot start the key fetcher thread: {e}")))?;
         Ok(Self { state, commands })
+    }
+
+    /// A cache that always holds `keys` and never fetches: for keys known
+    /// up front (tests, benchmarks, a local issuer's own key).
+    pub fn with_keys(mut policy: KeyCachePolicy, keys: KeySet) -> Self {
+        policy.max_stale = Duration::MAX;
+        let (commands, _) = mpsc::unbounded_channel();
+        Self {
+            state: Arc::new(State::new(policy, Some(keys))),
+            commands,
+        }
     }
 
     /// The current key set, if one is loaded and not older than the maximum
@@ -207,6 +209,20 @@ impl KeyCache {
 }
 
 impl State {
+    fn new(policy: KeyCachePolicy, keys: Option<KeySet>) -> Self {
+        let loaded = keys.is_some();
+        Self {
+            policy,
+            keys: ArcSwapOption::new(keys.map(Arc::new)),
+            discovery_requests: AtomicU64::new(0),
+            jwks_requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            successes: AtomicU64::new(0),
+            retry_after_secs: AtomicU64::new(1),
+            last_error: Mutex::new((!loaded).then(|| "keys not loaded yet".into())),
+        }
+    }
+
     fn current(&self) -> Option<Arc<KeySet>> {
         let keys = self.keys.load_full()?;
         (keys.fetched_at.elapsed() <= self.policy.max_stale).then_some(keys)

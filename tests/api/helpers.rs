@@ -1,0 +1,414 @@
+//! Test helpers: a mock Auth0 tenant on a random loopback port, a token
+//! builder that signs real tokens, and `spawn_app()`, the real server on
+//! 127.0.0.1:0 pointed at the mock tenant.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use auth0_actix_api::settings::Settings;
+use auth0_actix_api::startup::{Application, Mode};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jwk::alg::ec::EcCurve;
+use josekit::jwk::alg::ec::EcKeyPair;
+use josekit::jwk::alg::rsa::RsaKeyPair;
+use josekit::jwk::KeyPair;
+use josekit::jws::{JwsSigner, ES256, RS256};
+use serde_json::{json, Map, Value};
+
+/// The API identifier the test app accepts.
+pub const AUDIENCE: &str = "https://api.test.example";
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// A signing key with its public JWK.
+#[derive(Clone)]
+pub struct TestKey {
+    pub kid: String,
+    pub alg: &'static str,
+    signer: Arc<dyn JwsSigner>,
+    pub public_jwk: Value,
+}
+
+impl TestKey {
+    /// An RSA-2048 key. Key pairs are generated once per test binary and
+    /// reused under different kids, since generation is the slow part.
+    pub fn rsa(kid: &str) -> Self {
+        Self::rsa_from_pool(kid, 0)
+    }
+
+    /// A second, different RSA key (for "signed by another key" cases).
+    pub fn other_rsa(kid: &str) -> Self {
+        Self::rsa_from_pool(kid, 1)
+    }
+
+    fn rsa_from_pool(kid: &str, index: usize) -> Self {
+        static POOL: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+        let pool = POOL.get_or_init(|| {
+            (0..3)
+                .map(|_| RsaKeyPair::generate(2048).unwrap().to_pem_private_key())
+                .collect()
+        });
+        let pem = &pool[index];
+        let pair = RsaKeyPair::from_pem(pem).unwrap();
+        let mut jwk = pair.to_jwk_public_key();
+        jwk.set_key_id(kid);
+        jwk.set_key_use("sig");
+        jwk.set_algorithm("RS256");
+        let mut signer = RS256.signer_from_pem(pem).unwrap();
+        signer.set_key_id(kid);
+        Self {
+            kid: kid.into(),
+            alg: "RS256",
+            signer: Arc::new(signer),
+            public_jwk: Value::Object(jwk.as_ref().clone()),
+        }
+    }
+
+    /// A P-256 key for ES256.
+    pub fn ec(kid: &str) -> Self {
+        let pair = EcKeyPair::generate(EcCurve::P256).unwrap();
+        let pem = pair.to_pem_private_key();
+        let mut jwk = pair.to_jwk_public_key();
+        jwk.set_key_id(kid);
+        jwk.set_key_use("sig");
+        jwk.set_algorithm("ES256");
+        let signer = ES256.signer_from_pem(&pem).unwrap();
+        Self {
+            kid: kid.into(),
+            alg: "ES256",
+            signer: Arc::new(signer),
+            public_jwk: Value::Object(jwk.as_ref().clone()),
+        }
+    }
+
+    /// Signs `input` (the JWS signing input).
+    pub fn sign(&self, input: &[u8]) -> Vec<u8> {
+        self.signer.sign(input).unwrap()
+    }
+}
+
+/// Builds tokens: valid by default for the mock tenant, every part editable.
+#[derive(Clone)]
+pub struct TokenBuilder {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+}
+
+impl TokenBuilder {
+    /// A valid token's header and claims for `issuer`, signed later by `key`.
+    pub fn new(issuer: &str, key: &TestKey) -> Self {
+        let header = json!({"alg": key.alg, "typ": "JWT", "kid": key.kid});
+        let claims = json!({
+            "iss": issuer,
+            "sub": "auth0|user-1",
+            "aud": AUDIENCE,
+            "iat": now(),
+            "exp": now() + 3600,
+        });
+        Self {
+            header: header.as_object().unwrap().clone(),
+            claims: claims.as_object().unwrap().clone(),
+        }
+    }
+
+    pub fn claim(mut self, name: &str, value: Value) -> Self {
+        self.claims.insert(name.into(), value);
+        self
+    }
+
+    pub fn without(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: Value) -> Self {
+        self.header.insert(name.into(), value);
+        self
+    }
+
+    /// `header.payload` (base64url, no padding).
+    pub fn signing_input(&self) -> String {
+        format!(
+            "{}.{}",
+            b64(Value::Object(self.header.clone()).to_string()),
+            b64(Value::Object(self.claims.clone()).to_string())
+        )
+    }
+
+    /// The compact serialisation signed by `key`.
+    pub fn sign(&self, key: &TestKey) -> String {
+        let input = self.signing_input();
+        format!("{input}.{}", b64(key.sign(input.as_bytes())))
+    }
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How the mock tenant answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TenantMode {
+    Up,
+    /// 503 to everything.
+    Down,
+    /// Never answers within any sensible timeout.
+    Hang,
+    /// JWKS that is not JSON.
+    MalformedJwks,
+    /// JWKS padded past 1 MiB.
+    OversizeJwks,
+    /// JWKS whose only key is for encryption.
+    NoUsableKeys,
+    /// Discovery naming another issuer.
+    WrongIssuer,
+}
+
+#[derive(Default)]
+struct TenantState {
+    issuer: Mutex<String>,
+    keys: Mutex<Vec<Value>>,
+    mode: Mutex<Option<TenantMode>>,
+    cache_control: Mutex<Option<String>>,
+    discovery_hits: AtomicUsize,
+    jwks_hits: AtomicUsize,
+}
+
+/// A mock Auth0 tenant: discovery and JWKS on a random loopback port, with
+/// keys that can be rotated, request counters, and failure modes.
+#[derive(Clone)]
+pub struct MockTenant {
+    state: Arc<TenantState>,
+    pub issuer: String,
+}
+
+impl MockTenant {
+    /// Starts the tenant in the current actix system.
+    pub fn start() -> Self {
+        let state = Arc::new(TenantState::default());
+        let data = web::Data::from(Arc::clone(&state));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route("/.well-known/jwks.json", web::get().to(jwks))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let port = server.addrs()[0].port();
+        actix_web::rt::spawn(server.run());
+        let issuer = format!("http://127.0.0.1:{port}/");
+        *state.issuer.lock().unwrap() = issuer.clone();
+        Self { state, issuer }
+    }
+
+    /// Publishes exactly these keys.
+    pub fn publish(&self, keys: &[&TestKey]) {
+        *self.state.keys.lock().unwrap() = keys.iter().map(|k| k.public_jwk.clone()).collect();
+    }
+
+    /// Publishes raw JWK values.
+    pub fn publish_raw(&self, keys: Vec<Value>) {
+        *self.state.keys.lock().unwrap() = keys;
+    }
+
+    pub fn set_mode(&self, mode: TenantMode) {
+        *self.state.mode.lock().unwrap() = Some(mode);
+    }
+
+    pub fn set_cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = Some(value.into());
+    }
+
+    pub fn discovery_hits(&self) -> usize {
+        self.state.discovery_hits.load(Ordering::SeqCst)
+    }
+
+    pub fn jwks_hits(&self) -> usize {
+        self.state.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    /// A builder for a valid token from this tenant, signed by `key`.
+    pub fn token(&self, key: &TestKey) -> TokenBuilder {
+        TokenBuilder::new(&self.issuer, key)
+    }
+}
+
+fn mode(state: &TenantState) -> TenantMode {
+    state.mode.lock().unwrap().clone().unwrap_or(TenantMode::Up)
+}
+
+async fn discovery(state: web::Data<TenantState>) -> HttpResponse {
+    state.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    let issuer = state.issuer.lock().unwrap().clone();
+    match mode(&state) {
+        TenantMode::Down => HttpResponse::ServiceUnavailable().finish(),
+        TenantMode::Hang => {
+            actix_web::rt::time::sleep(Duration::from_secs(30)).await;
+            HttpResponse::ServiceUnavailable().finish()
+        }
+        TenantMode::WrongIssuer => HttpResponse::Ok().json(json!({
+            "issuer": "https://someone-else.example/",
+            "jwks_uri": format!("{issuer}.well-known/jwks.json"),
+        })),
+        _ => HttpResponse::Ok().json(json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}.well-known/jwks.json"),
+        })),
+    }
+}
+
+async fn jwks(state: web::Data<TenantState>) -> HttpResponse {
+    state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    let keys = state.keys.lock().unwrap().clone();
+    let mut response = HttpResponse::Ok();
+    if let Some(cc) = state.cache_control.lock().unwrap().clone() {
+        response.insert_header(("Cache-Control", cc));
+    }
+    match mode(&state) {
+        TenantMode::Down => HttpResponse::ServiceUnavailable().finish(),
+        TenantMode::Hang => {
+            actix_web::rt::time::sleep(Duration::from_secs(30)).await;
+            HttpResponse::ServiceUnavailable().finish()
+        }
+        TenantMode::MalformedJwks => response.content_type("application/json").body("{\"keys\": [ oops"),
+        TenantMode::OversizeJwks => {
+            let padding = "x".repeat(1024 * 1024 + 10);
+            response.json(json!({"keys": keys, "padding": padding}))
+        }
+        TenantMode::NoUsableKeys => {
+            let mut key = keys.first().cloned().unwrap_or(json!({}));
+            key["use"] = json!("enc");
+            response.json(json!({"keys": [key]}))
+        }
+        _ => response.json(json!({ "keys": keys })),
+    }
+}
+
+/// The API under test, running on a random loopback port.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub tenant: MockTenant,
+    pub key: TestKey,
+    pub client: awc::Client,
+}
+
+/// The response parts tests assert on.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// GET `path` with the given headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.append_header((*name, *value));
+        }
+        let mut response = request.send().await.expect("request failed");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let www_authenticate = header("www-authenticate");
+        let retry_after = header("retry-after");
+        let status = response.status().as_u16();
+        let bytes = response.body().limit(1 << 20).await.expect("body failed");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            www_authenticate,
+            retry_after,
+            body,
+        }
+    }
+
+    /// GET `path` with `Authorization: Bearer <token>`.
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        let value = format!("Bearer {token}");
+        self.get_with(path, &[("Authorization", value.as_str())]).await
+    }
+
+    /// A valid token from the app's tenant and key.
+    pub fn token(&self) -> TokenBuilder {
+        self.tenant.token(&self.key)
+    }
+}
+
+/// Settings for a test app pointed at `issuer`, with short timeouts.
+pub fn test_settings(issuer: &str) -> Settings {
+    let env: HashMap<String, String> = [
+        ("AUTH0_ISSUER_BASE_URL", issuer),
+        ("AUTH0_AUDIENCE", AUDIENCE),
+        ("PORT", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let mut settings = Settings::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &env).unwrap();
+    settings.application.workers = 1;
+    settings.jwks.connect_timeout_ms = 500;
+    settings.jwks.request_timeout_ms = 1000;
+    settings.jwks.min_backoff_ms = 50;
+    settings
+}
+
+/// The real server against a fresh mock tenant publishing one RSA key.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `customize` first.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    spawn_app_for(tenant, key, customize).await
+}
+
+/// The real server against `tenant`.
+pub async fn spawn_app_for(tenant: MockTenant, key: TestKey, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(&tenant.issuer);
+    customize(&mut settings);
+    let app = Application::build(&settings, Mode::Tenant).expect("the app failed to build");
+    let port = app.port();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        tenant,
+        key,
+        client: awc::Client::builder().timeout(Duration::from_secs(30)).finish(),
+    }
+}
+
+/// Polls `condition` every 20 ms for up to 10 s; true once it holds.
+pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if condition() {
+            return true;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition()
+}

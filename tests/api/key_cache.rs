@@ -1,0 +1,243 @@
+//! The key cache as users meet it: cold starts, rotation, floods of unknown
+//! kids, tenant outages and broken tenant answers. Caching is proven by
+//! counting requests at the mock tenant.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_app_for, spawn_app_with, MockTenant, TenantMode, TestKey};
+
+#[actix_web::test]
+async fn concurrent_requests_at_a_cold_start_share_one_discovery_and_one_jwks_fetch() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = app.token().sign(&app.key);
+    let replies = join_all((0..200).map(|_| app.get_bearer("/api/private", &token))).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "statuses: {statuses:?}");
+    assert_eq!(app.tenant.discovery_hits(), 1, "discovery fetches");
+    assert_eq!(app.tenant.jwks_hits(), 1, "JWKS fetches");
+}
+
+#[actix_web::test]
+async fn many_requests_with_a_warm_cache_cause_no_fetch() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = app.token().sign(&app.key);
+    for _ in 0..50 {
+        assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
+    }
+    assert_eq!(app.tenant.jwks_hits(), 1, "JWKS fetched once for 50 requests");
+}
+
+#[actix_web::test]
+async fn a_rotated_key_is_accepted_right_after_the_tenant_publishes_it() {
+    let app = spawn_app_with(|_| {}).await;
+    let old = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200);
+
+    let new_key = TestKey::other_rsa("key-2");
+    app.tenant.publish(&[&app.key, &new_key]);
+    let new = app.tenant.token(&new_key).sign(&new_key);
+    let reply = app.get_bearer("/api/private", &new).await;
+    assert_eq!(reply.status, 200, "new key after rotation: {reply:?}");
+    assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
+    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200, "old key still published");
+}
+
+#[actix_web::test]
+async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
+    let app = spawn_app_with(|_| {}).await;
+    let valid = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &valid).await.status, 200);
+    let before = app.tenant.jwks_hits();
+
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for chunk in 0..20 {
+        let tokens: Vec<String> = (0..50)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                app.token().header("kid", json!(format!("random-{seed:x}"))).sign(&app.key)
+            })
+            .collect();
+        let bogus = join_all(tokens.iter().map(|t| app.get_bearer("/api/private", t))).await;
+        for reply in &bogus {
+            assert_eq!(reply.status, 401, "unknown kid: {reply:?}");
+            assert_eq!(reply.body["error_description"], "The token is signed with an unknown key");
+        }
+        let reply = app.get_bearer("/api/private", &valid).await;
+        assert_eq!(reply.status, 200, "valid request interleaved after chunk {chunk}");
+    }
+    let extra = app.tenant.jwks_hits() - before;
+    assert!(extra <= 1, "1,000 unknown kids caused {extra} fetches");
+}
+
+#[actix_web::test]
+async fn valid_tokens_keep_working_past_the_ttl_while_the_tenant_is_down() {
+    let app = spawn_app_with(|s| s.jwks.ttl_secs = 1).await;
+    let token = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
+
+    app.tenant.set_mode(TenantMode::Down);
+    let failed_refresh = eventually(|| app.tenant.jwks_hits() >= 2).await;
+    assert!(failed_refresh, "a background refresh was attempted");
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let reply = app.get_bearer("/api/private", &token).await;
+    assert_eq!(reply.status, 200, "stale-if-error: {reply:?}");
+    assert_eq!(app.get_with("/readyz", &[]).await.status, 200, "still ready within max staleness");
+
+    app.tenant.set_mode(TenantMode::Up);
+    let hits = app.tenant.jwks_hits();
+    assert!(eventually(|| app.tenant.jwks_hits() > hits).await, "refreshed once the tenant is back");
+    assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
+}
+
+#[actix_web::test]
+async fn keys_older_than_the_maximum_staleness_are_dropped() {
+    let app = spawn_app_with(|s| {
+        s.jwks.ttl_secs = 1;
+        s.jwks.max_stale_secs = 2;
+    })
+    .await;
+    let token = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
+    app.tenant.set_mode(TenantMode::Down);
+    actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+
+    let reply = app.get_bearer("/api/private", &token).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    let ready = app.get_with("/readyz", &[]).await;
+    assert_eq!(ready.status, 503, "{ready:?}");
+    assert_eq!(ready.body["status"], "not_ready");
+}
+
+#[actix_web::test]
+async fn a_cold_start_with_the_tenant_down_answers_503_then_recovers_without_restart() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    tenant.set_mode(TenantMode::Down);
+    let app = spawn_app_for(tenant, key, |_| {}).await;
+
+    assert_eq!(app.get_with("/api/public", &[]).await.status, 200, "public serves");
+    let token = app.token().sign(&app.key);
+    let reply = app.get_bearer("/api/private", &token).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(reply.body["error"], "temporarily_unavailable");
+    let retry: u64 = reply.retry_after.as_deref().unwrap_or("").parse().expect("Retry-After seconds");
+    assert!(retry >= 1, "Retry-After {retry}");
+    assert_eq!(reply.www_authenticate, None, "no challenge: this is not the client's fault");
+    assert_eq!(app.get_with("/readyz", &[]).await.status, 503);
+
+    app.tenant.set_mode(TenantMode::Up);
+    let mut last = 0;
+    for _ in 0..100 {
+        last = app.get_bearer("/api/private", &token).await.status;
+        if last == 200 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, 200, "recovered without a restart");
+    assert_eq!(app.get_with("/readyz", &[]).await.status, 200);
+}
+
+#[actix_web::test]
+async fn an_unreachable_tenant_is_a_503_not_a_401() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    let app = spawn_app_for(tenant, key, |s| {
+        s.auth0.issuer_base_url = format!("http://127.0.0.1:{port}/");
+    })
+    .await;
+    let token = crate::helpers::TokenBuilder::new(&format!("http://127.0.0.1:{port}/"), &app.key).sign(&app.key);
+    let reply = app.get_bearer("/api/private", &token).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    let ready = app.get_with("/readyz", &[]).await;
+    assert!(ready.body["reason"].as_str().unwrap().contains("cannot reach"), "{ready:?}");
+}
+
+#[actix_web::test]
+async fn a_hanging_tenant_does_not_hang_requests() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    tenant.set_mode(TenantMode::Hang);
+    let mut app = spawn_app_for(tenant, key, |s| s.jwks.request_timeout_ms = 500).await;
+    // The tenant sleeps 30 s; a client that gives up after 10 s only gets an
+    // answer if the server's own timeout works.
+    app.client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
+    let token = app.token().sign(&app.key);
+    let reply = app.get_bearer("/api/private", &token).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+}
+
+#[actix_web::test]
+async fn broken_tenant_answers_at_a_cold_start_are_503_with_the_reason_in_readyz() {
+    let cases = [
+        (TenantMode::MalformedJwks, "not JSON"),
+        (TenantMode::OversizeJwks, "limit"),
+        (TenantMode::NoUsableKeys, "no usable signing key"),
+        (TenantMode::WrongIssuer, "names issuer"),
+    ];
+    for (mode, reason) in cases {
+        let tenant = MockTenant::start();
+        let key = TestKey::rsa("key-1");
+        tenant.publish(&[&key]);
+        tenant.set_mode(mode.clone());
+        let app = spawn_app_for(tenant, key, |_| {}).await;
+        let token = app.token().sign(&app.key);
+        let reply = app.get_bearer("/api/private", &token).await;
+        assert_eq!(reply.status, 503, "{mode:?}: {reply:?}");
+        let ready = app.get_with("/readyz", &[]).await;
+        assert_eq!(ready.status, 503, "{mode:?}");
+        let why = ready.body["reason"].as_str().unwrap_or_default();
+        assert!(why.contains(reason), "{mode:?}: readyz reason {why:?} should mention {reason:?}");
+    }
+}
+
+#[actix_web::test]
+async fn broken_tenant_answers_after_warm_up_keep_the_last_good_key_set() {
+    for mode in [TenantMode::MalformedJwks, TenantMode::OversizeJwks, TenantMode::NoUsableKeys] {
+        let app = spawn_app_with(|_| {}).await;
+        let valid = app.token().sign(&app.key);
+        assert_eq!(app.get_bearer("/api/private", &valid).await.status, 200);
+
+        app.tenant.set_mode(mode.clone());
+        // An unknown kid forces a refetch, which now gets the broken answer.
+        let probe = app.token().header("kid", json!("not-there")).sign(&app.key);
+        assert_eq!(app.get_bearer("/api/private", &probe).await.status, 401, "{mode:?}");
+        assert_eq!(app.tenant.jwks_hits(), 2, "{mode:?}: the refetch happened");
+        let reply = app.get_bearer("/api/private", &valid).await;
+        assert_eq!(reply.status, 200, "{mode:?}: last good set kept: {reply:?}");
+    }
+}
+
+#[actix_web::test]
+async fn a_short_max_age_is_raised_to_the_configured_floor() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    tenant.set_cache_control("public, max-age=1");
+    let app = spawn_app_for(tenant, key, |_| {}).await;
+    let token = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
+    actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
+    assert_eq!(app.tenant.jwks_hits(), 1, "max-age=1 below the 60 s floor must not refetch");
+}
+
+#[actix_web::test]
+async fn max_age_within_bounds_sets_the_refresh_interval() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    tenant.set_cache_control("max-age=1");
+    let app = spawn_app_for(tenant, key, |s| s.jwks.min_ttl_secs = 1).await;
+    assert!(eventually(|| app.tenant.jwks_hits() >= 3).await, "refreshed every second");
+}
