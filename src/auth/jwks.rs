@@ -325,7 +325,9 @@ impl Fetcher {
                 let cooling = self
                     .last_kid_refetch
                     .is_some_and(|t| now.duration_since(t) < self.state.policy.cooldown);
-                !cooling && !(recently_failed && !have_keys)
+                // With nothing cached, a fresh failure means the tenant is down:
+                // wait for the backoff like cold requests do.
+                !cooling && (have_keys || !recently_failed)
             }
         }
     }

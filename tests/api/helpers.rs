@@ -216,11 +216,6 @@ impl MockTenant {
         *self.state.keys.lock().unwrap() = keys.iter().map(|k| k.public_jwk.clone()).collect();
     }
 
-    /// Publishes raw JWK values.
-    pub fn publish_raw(&self, keys: Vec<Value>) {
-        *self.state.keys.lock().unwrap() = keys;
-    }
-
     pub fn set_mode(&self, mode: TenantMode) {
         *self.state.mode.lock().unwrap() = Some(mode);
     }
@@ -297,7 +292,6 @@ async fn jwks(state: web::Data<TenantState>) -> HttpResponse {
 /// The API under test, running on a random loopback port.
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub tenant: MockTenant,
     pub key: TestKey,
     pub client: awc::Client,
@@ -395,7 +389,6 @@ pub async fn spawn_app_for(tenant: MockTenant, key: TestKey, customize: impl FnO
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
         tenant,
         key,
         client: awc::Client::builder().timeout(Duration::from_secs(30)).finish(),
