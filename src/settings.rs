@@ -37,6 +37,10 @@ pub struct Settings {
     pub jwks: JwksSettings,
     /// The local issuer of `dev`, `token` and `inspect`.
     pub dev: DevSettings,
+    /// DPoP (RFC 9449).
+    pub dpop: DpopSettings,
+    /// Cross-origin requests from browsers.
+    pub cors: CorsSettings,
 }
 
 /// `[application]`.
@@ -110,6 +114,40 @@ pub struct DevSettings {
     pub token_lifetime_secs: u64,
 }
 
+/// `[dpop]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DpopSettings {
+    /// Accept the DPoP scheme.
+    pub enabled: bool,
+    /// Refuse Bearer tokens.
+    pub required: bool,
+    /// Future skew allowed for a proof's `iat`, seconds.
+    pub iat_leeway_secs: u64,
+    /// Age allowed for a proof's `iat`, seconds.
+    pub iat_offset_secs: u64,
+    /// Proof algorithm names.
+    pub algorithms: Vec<String>,
+    /// Require server nonces.
+    pub nonce: bool,
+    /// Nonce rotation interval, seconds.
+    pub nonce_rotation_secs: u64,
+    /// Nonce HMAC secret; empty means random per process.
+    pub nonce_secret: String,
+    /// Capacity of the replay cache.
+    pub replay_cache_entries: usize,
+    /// Trust `X-Forwarded-*` headers for `htu`.
+    pub trust_proxy: bool,
+    /// Public base URL for `htu`; empty means unset.
+    pub public_base_url: String,
+}
+
+/// `[cors]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorsSettings {
+    /// Allowed origins; empty disables CORS.
+    pub allowed_origins: Vec<String>,
+}
+
 /// A setting is missing or wrong; the message names it and how to fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -167,6 +205,8 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("auth0.audience")
                 .with_list_parse_key("validation.algorithms")
+                .with_list_parse_key("dpop.algorithms")
+                .with_list_parse_key("cors.allowed_origins")
                 .try_parsing(true)
                 .source(Some(app_env)),
         );
