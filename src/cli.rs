@@ -40,6 +40,8 @@ pub struct TokenArgs {
     pub expires_in: Option<i64>,
     /// `--aud`.
     pub audience: Option<String>,
+    /// `--count`: how many tokens to print, one per line (for load tests).
+    pub count: usize,
 }
 
 impl TokenArgs {
@@ -65,7 +67,7 @@ commands:
   dev          serve the API with a local issuer on loopback and print curl commands to try it
   token        print a token from the local issuer:
                  [--sub ID] [--scope \"a b\"] [--permissions a,b] [--claim key=json]...
-                 [--expires-in 15m] [--aud AUDIENCE]
+                 [--expires-in 15m] [--aud AUDIENCE] [--count N]
   inspect      decode a token (argument or stdin) and explain every check
   healthcheck  call the local /healthz; exit 0 when healthy, 1 otherwise
   help         print this text";
@@ -106,6 +108,7 @@ fn parse_token(args: &[String]) -> Result<TokenArgs, String> {
         claims: Map::new(),
         expires_in: None,
         audience: None,
+        count: 1,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -139,6 +142,16 @@ fn parse_token(args: &[String]) -> Result<TokenArgs, String> {
             }
             "--expires-in" => out.expires_in = Some(parse_duration(&value()?)?),
             "--aud" => out.audience = Some(value()?),
+            "--count" => {
+                let text = value()?;
+                out.count = text
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        format!("--count {text:?} must be a number from 1 to 1000000")
+                    })?;
+            }
             other => {
                 return Err(format!(
                     "unknown flag {other:?} for `token`; run `help` for the flags"

@@ -95,12 +95,7 @@ impl Report {
     }
 }
 
-fn check_token(
-    report: &mut Report,
-    validator: &Validator,
-    token: &str,
-    now: i64,
-) {
+fn check_token(report: &mut Report, validator: &Validator, token: &str, now: i64) {
     let policy = validator.policy();
     let Ok(jws) = CompactJws::parse(token) else {
         report.check(false, "structure", "not a strict JWS compact serialisation (padding, bad base64url or a non-object header)".into());
@@ -200,7 +195,11 @@ fn configured_validator(settings: &Settings) -> anyhow::Result<(Validator, Strin
     // The local issuer's key is read from its file, so no dev server needs
     // to be running.
     let issuer_url = local_issuer_url(&settings.application.host, settings.application.port);
-    let local = LocalIssuer::load_or_create(&settings.dev.key_file, issuer_url.clone(), settings.dev.audience.clone())?;
+    let local = LocalIssuer::load_or_create(
+        &settings.dev.key_file,
+        issuer_url.clone(),
+        settings.dev.audience.clone(),
+    )?;
     let (set, _) = KeySet::from_jwks(local.jwks().to_string().as_bytes(), &settings.algorithms()?)
         .map_err(|e| anyhow::anyhow!("the local issuer's key is unusable: {e}"))?;
     let keys = KeyCache::with_keys(settings.key_cache_policy(&issuer_url)?, set);
@@ -214,11 +213,17 @@ fn configured_validator(settings: &Settings) -> anyhow::Result<(Validator, Strin
     ))
 }
 
-fn signature_check(cache: &KeyCache, jws: &CompactJws<'_>, alg: crate::auth::Algorithm) -> Result<String, String> {
-    let set = actix_web::rt::System::new().block_on(cache.load()).map_err(|_| {
-        let why = cache.readiness().last_error.unwrap_or_default();
-        format!("cannot fetch the tenant's keys to check it: {why}")
-    })?;
+fn signature_check(
+    cache: &KeyCache,
+    jws: &CompactJws<'_>,
+    alg: crate::auth::Algorithm,
+) -> Result<String, String> {
+    let set = actix_web::rt::System::new()
+        .block_on(cache.load())
+        .map_err(|_| {
+            let why = cache.readiness().last_error.unwrap_or_default();
+            format!("cannot fetch the tenant's keys to check it: {why}")
+        })?;
     let kid = jws.header.kid.as_deref().unwrap_or("(none)");
     match verify_with(&set, jws, alg) {
         Ok(()) => Ok(format!("verified with key {kid}")),

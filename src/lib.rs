@@ -8,10 +8,13 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cors;
 pub mod dev;
 pub mod healthcheck;
 pub mod inspect;
 pub mod issuer;
+pub mod metrics;
 pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod telemetry;

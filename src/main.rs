@@ -9,6 +9,7 @@ use auth0_actix_api::cli::{self, Command};
 use auth0_actix_api::issuer::LocalIssuer;
 use auth0_actix_api::settings::{self, Settings};
 use auth0_actix_api::startup::{local_issuer_url, Application, Mode};
+use auth0_actix_api::telemetry::{self, LogFormat};
 use auth0_actix_api::{dev, healthcheck, inspect};
 
 fn main() -> ExitCode {
@@ -26,8 +27,12 @@ fn main() -> ExitCode {
         Command::Serve | Command::Dev => "info",
         _ => "warn",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
-        .init();
+    // The log format comes from the settings; a settings error is printed
+    // below as one line, so text logging is the fallback.
+    let format = Settings::load(&settings::config_dir(&env), &env)
+        .map(|s| s.logging.format)
+        .unwrap_or(LogFormat::Text);
+    telemetry::init_logging(format, default_level);
 
     let outcome = match command {
         Command::Help => {
@@ -68,10 +73,13 @@ fn serve(settings: Settings, mode: Mode) -> anyhow::Result<ExitCode> {
             Some(issuer) => {
                 let lifetime = i64::try_from(settings.dev.token_lifetime_secs).unwrap_or(3600);
                 let examples = dev::examples(issuer, lifetime)?;
-                let banner = dev::banner(issuer, base_url.trim_end_matches('/'), lifetime, &examples);
+                let banner =
+                    dev::banner(issuer, base_url.trim_end_matches('/'), lifetime, &examples);
                 // A closed stdout (a pipe whose reader left) must not stop the server.
                 let mut stdout = std::io::stdout().lock();
-                let _ = stdout.write_all(banner.as_bytes()).and_then(|_| stdout.flush());
+                let _ = stdout
+                    .write_all(banner.as_bytes())
+                    .and_then(|_| stdout.flush());
             }
             None => log::info!(
                 "serving on {}:{} for issuer {}",
@@ -92,7 +100,11 @@ fn token(settings: &Settings, args: &cli::TokenArgs) -> anyhow::Result<ExitCode>
         settings.dev.audience.clone(),
     )?;
     let lifetime = i64::try_from(settings.dev.token_lifetime_secs).unwrap_or(3600);
-    println!("{}", issuer.mint(&args.spec(lifetime))?);
+    let spec = args.spec(lifetime);
+    let mut out = std::io::stdout().lock();
+    for _ in 0..args.count {
+        writeln!(out, "{}", issuer.mint(&spec)?).context("cannot write to standard output")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,10 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use url::Url;
 
-use crate::auth::{Algorithm, KeyCachePolicy, ValidationPolicy};
+use crate::auth::{
+    Algorithm, DpopMode, DpopPolicy, KeyCachePolicy, NoncePolicy, ProofAlgorithm, RequestUrlSource,
+    ValidationPolicy,
+};
 
 /// The settings files compiled into the binary, used when no `config/`
 /// directory is found, so the binary runs from anywhere.
@@ -41,6 +44,12 @@ pub struct Settings {
     pub dpop: DpopSettings,
     /// Cross-origin requests from browsers.
     pub cors: CorsSettings,
+    /// Log format.
+    pub logging: LoggingSettings,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsSettings,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownSettings,
 }
 
 /// `[application]`.
@@ -76,6 +85,8 @@ pub struct ValidationSettings {
     pub leeway_secs: u64,
     /// Strict RFC 9068 profile.
     pub strict_rfc9068: bool,
+    /// Verified tokens remembered by hash; 0 disables.
+    pub verified_cache_entries: usize,
 }
 
 /// `[jwks]`.
@@ -114,8 +125,8 @@ pub struct DevSettings {
     pub token_lifetime_secs: u64,
 }
 
-/// `[dpop]`.
-#[derive(Debug, Clone, Deserialize)]
+/// `[dpop]`. Debug-printing shows the nonce secret as stars.
+#[derive(Clone, Deserialize)]
 pub struct DpopSettings {
     /// Accept the DPoP scheme.
     pub enabled: bool,
@@ -141,11 +152,55 @@ pub struct DpopSettings {
     pub public_base_url: String,
 }
 
+impl std::fmt::Debug for DpopSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopSettings")
+            .field("enabled", &self.enabled)
+            .field("required", &self.required)
+            .field("iat_leeway_secs", &self.iat_leeway_secs)
+            .field("iat_offset_secs", &self.iat_offset_secs)
+            .field("algorithms", &self.algorithms)
+            .field("nonce", &self.nonce)
+            .field("nonce_rotation_secs", &self.nonce_rotation_secs)
+            .field("nonce_secret", &"******")
+            .field("replay_cache_entries", &self.replay_cache_entries)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("public_base_url", &self.public_base_url)
+            .finish()
+    }
+}
+
 /// `[cors]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CorsSettings {
     /// Allowed origins; empty disables CORS.
     pub allowed_origins: Vec<String>,
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoggingSettings {
+    /// `text` (human-readable) or `json` (one object per line).
+    pub format: crate::telemetry::LogFormat,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` at all.
+    pub enabled: bool,
+    /// Serve it on this `host:port` instead of the API's port; empty means the API's port.
+    pub address: String,
+}
+
+/// `[shutdown]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShutdownSettings {
+    /// Seconds in-flight requests get to finish after SIGTERM / SIGINT.
+    pub grace_secs: u64,
+    /// Seconds to keep serving, with `/readyz` at 503, before stopping to
+    /// accept, so load balancers notice first.
+    pub drain_delay_secs: u64,
 }
 
 /// A setting is missing or wrong; the message names it and how to fix it.
@@ -249,6 +304,8 @@ impl Settings {
 
     fn check_common(&self) -> Result<(), SettingsError> {
         self.algorithms()?;
+        self.dpop_policy()?;
+        self.cors_origins()?;
         if self.jwks.min_ttl_secs > self.jwks.max_ttl_secs {
             return fail("jwks.min_ttl_secs is above jwks.max_ttl_secs; make the floor lower than the ceiling");
         }
@@ -329,6 +386,7 @@ impl Settings {
             algorithms: self.algorithms()?,
             leeway: Duration::from_secs(self.validation.leeway_secs),
             strict_rfc9068: self.validation.strict_rfc9068,
+            verified_cache_entries: self.validation.verified_cache_entries,
         })
     }
 
@@ -349,6 +407,274 @@ impl Settings {
             min_backoff: Duration::from_millis(j.min_backoff_ms.max(1)),
             max_backoff: Duration::from_secs(j.max_backoff_secs.max(1)),
         })
+    }
+}
+
+/// The smallest `dpop.nonce_secret` accepted: 32 bytes, as much as the
+/// HMAC-SHA256 output, so the secret is not the weak link.
+const MIN_NONCE_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// The `[dpop]` settings as the auth core's policy, or one line naming
+    /// the setting to fix.
+    pub fn dpop_policy(&self) -> Result<DpopPolicy, SettingsError> {
+        let d = &self.dpop;
+        let mode = match (d.enabled, d.required) {
+            (false, true) => {
+                return fail("dpop.enabled is false but dpop.required is true; enable DPoP (APP_DPOP__ENABLED=true) or stop requiring it (APP_DPOP__REQUIRED=false)")
+            }
+            (false, false) => DpopMode::Disabled,
+            (true, false) => DpopMode::Optional,
+            (true, true) => DpopMode::Required,
+        };
+        if d.algorithms.is_empty() {
+            return fail(
+                "dpop.algorithms is empty; list at least one of ES256, RS256, PS256, EdDSA",
+            );
+        }
+        let algorithms = d
+            .algorithms
+            .iter()
+            .map(|name| {
+                ProofAlgorithm::from_name(name.trim()).ok_or_else(|| {
+                    SettingsError(format!(
+                        "dpop.algorithms names {name:?}; use ES256, RS256, PS256 or EdDSA (RFC 9449 proofs are never symmetric)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if d.iat_offset_secs == 0 {
+            return fail(
+                "dpop.iat_offset_secs is 0, so every proof would be too old; the default is 300",
+            );
+        }
+        if d.replay_cache_entries == 0 {
+            return fail("dpop.replay_cache_entries is 0, so every proof could be replayed; the default is 100000");
+        }
+        let nonce = if d.nonce && d.enabled {
+            if d.nonce_rotation_secs == 0 {
+                return fail("dpop.nonce_rotation_secs must be above 0; the default is 300");
+            }
+            let secret = d.nonce_secret.as_bytes();
+            if !secret.is_empty() && secret.len() < MIN_NONCE_SECRET_BYTES {
+                return fail(format!(
+                    "dpop.nonce_secret is shorter than {MIN_NONCE_SECRET_BYTES} bytes; use a long random value (e.g. `openssl rand -base64 48`), or leave it empty for a random one per process"
+                ));
+            }
+            Some(NoncePolicy {
+                rotation: Duration::from_secs(d.nonce_rotation_secs),
+                secret: (!secret.is_empty()).then(|| secret.to_vec()),
+            })
+        } else {
+            None
+        };
+        let base_url = d.public_base_url.trim();
+        let request_url = if !base_url.is_empty() {
+            RequestUrlSource::PublicBaseUrl(public_base_url(base_url)?)
+        } else if d.trust_proxy {
+            RequestUrlSource::TrustedProxy
+        } else {
+            RequestUrlSource::Connection
+        };
+        Ok(DpopPolicy {
+            mode,
+            algorithms,
+            iat_leeway: Duration::from_secs(d.iat_leeway_secs),
+            iat_offset: Duration::from_secs(d.iat_offset_secs),
+            nonce,
+            replay_cache_entries: d.replay_cache_entries,
+            request_url,
+        })
+    }
+
+    /// `cors.allowed_origins` as the exact origins browsers send
+    /// (`scheme://host[:port]`, no path), or one line naming the bad entry.
+    /// A trailing `/` is accepted and dropped.
+    pub fn cors_origins(&self) -> Result<Vec<String>, SettingsError> {
+        self.cors
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+            .map(|given| {
+                let bad = || {
+                    SettingsError(format!(
+                        "cors.allowed_origins names {given:?}, which is not an origin; write it like https://app.example.com (scheme, host, optional port; no path, no *)"
+                    ))
+                };
+                let url = Url::parse(given).map_err(|_| bad())?;
+                let plain = matches!(url.scheme(), "http" | "https")
+                    && url.username().is_empty()
+                    && url.password().is_none()
+                    && url.path() == "/"
+                    && url.query().is_none()
+                    && url.fragment().is_none();
+                if !plain {
+                    return Err(bad());
+                }
+                Ok(url.origin().ascii_serialization())
+            })
+            .collect()
+    }
+}
+
+/// `dpop.public_base_url`: an absolute http(s) URL, maybe with a path
+/// prefix, without query, fragment or user info.
+fn public_base_url(given: &str) -> Result<Url, SettingsError> {
+    let bad = |why: &str| {
+        SettingsError(format!(
+            "dpop.public_base_url is {given:?}, {why}; set it to this API's public URL, e.g. https://api.example.com"
+        ))
+    };
+    let url = Url::parse(given).map_err(|_| bad("which is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("which is not an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad("which has a query, fragment or user info"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod dpop_settings_tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+            &env,
+        )
+    }
+
+    #[test]
+    fn defaults_are_optional_dpop_with_es256_and_no_nonce() {
+        let policy = load(&[]).unwrap().dpop_policy().unwrap();
+        assert_eq!(
+            policy,
+            DpopPolicy::default(),
+            "base.toml matches the policy defaults"
+        );
+        assert!(
+            load(&[]).unwrap().cors_origins().unwrap().is_empty(),
+            "CORS off"
+        );
+    }
+
+    #[test]
+    fn settings_map_to_the_policy() {
+        let s = load(&[
+            ("APP_DPOP__REQUIRED", "true"),
+            ("APP_DPOP__ALGORITHMS", "ES256,EdDSA"),
+            ("APP_DPOP__NONCE", "true"),
+            ("APP_DPOP__NONCE_ROTATION_SECS", "60"),
+            ("APP_DPOP__TRUST_PROXY", "true"),
+            (
+                "APP_CORS__ALLOWED_ORIGINS",
+                "https://app.example.com/,http://localhost:3000",
+            ),
+        ])
+        .unwrap();
+        let policy = s.dpop_policy().unwrap();
+        assert_eq!(policy.mode, DpopMode::Required, "mode");
+        assert_eq!(
+            policy.algorithms,
+            vec![ProofAlgorithm::ES256, ProofAlgorithm::EdDSA],
+            "algorithms"
+        );
+        assert_eq!(
+            policy.nonce,
+            Some(NoncePolicy {
+                rotation: Duration::from_secs(60),
+                secret: None
+            }),
+            "nonce"
+        );
+        assert_eq!(
+            policy.request_url,
+            RequestUrlSource::TrustedProxy,
+            "trust_proxy"
+        );
+        assert_eq!(
+            s.cors_origins().unwrap(),
+            vec!["https://app.example.com", "http://localhost:3000"],
+            "origins are normalised"
+        );
+        let s = load(&[
+            ("APP_DPOP__TRUST_PROXY", "true"),
+            ("APP_DPOP__PUBLIC_BASE_URL", "https://api.example.com/v1"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(s.dpop_policy().unwrap().request_url, RequestUrlSource::PublicBaseUrl(u) if u.as_str() == "https://api.example.com/v1"),
+            "a public base URL wins over trust_proxy"
+        );
+    }
+
+    #[test]
+    fn bad_dpop_and_cors_settings_refuse_to_start_and_name_the_setting() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("APP_DPOP__ENABLED", "false"),
+                    ("APP_DPOP__REQUIRED", "true"),
+                ],
+                "dpop.enabled is false but dpop.required is true",
+            ),
+            (&[("APP_DPOP__ALGORITHMS", "HS256")], "dpop.algorithms"),
+            (&[("APP_DPOP__ALGORITHMS", "none")], "dpop.algorithms"),
+            (
+                &[("APP_DPOP__IAT_OFFSET_SECS", "0")],
+                "dpop.iat_offset_secs",
+            ),
+            (
+                &[("APP_DPOP__REPLAY_CACHE_ENTRIES", "0")],
+                "dpop.replay_cache_entries",
+            ),
+            (
+                &[
+                    ("APP_DPOP__NONCE", "true"),
+                    ("APP_DPOP__NONCE_ROTATION_SECS", "0"),
+                ],
+                "dpop.nonce_rotation_secs",
+            ),
+            (
+                &[
+                    ("APP_DPOP__NONCE", "true"),
+                    ("APP_DPOP__NONCE_SECRET", "short"),
+                ],
+                "dpop.nonce_secret",
+            ),
+            (
+                &[("APP_DPOP__PUBLIC_BASE_URL", "api.example.com")],
+                "dpop.public_base_url",
+            ),
+            (
+                &[("APP_DPOP__PUBLIC_BASE_URL", "ftp://api.example.com")],
+                "dpop.public_base_url",
+            ),
+            (
+                &[("APP_DPOP__PUBLIC_BASE_URL", "https://api.example.com/?x=1")],
+                "dpop.public_base_url",
+            ),
+            (
+                &[("APP_CORS__ALLOWED_ORIGINS", "*")],
+                "cors.allowed_origins",
+            ),
+            (
+                &[("APP_CORS__ALLOWED_ORIGINS", "https://app.example.com/path")],
+                "cors.allowed_origins",
+            ),
+        ];
+        for (pairs, expected) in cases {
+            let err = load(pairs).expect_err("settings load refuses").to_string();
+            assert!(err.contains(expected), "{pairs:?}: {err}");
+            assert!(!err.contains('\n'), "{pairs:?}: one line: {err}");
+        }
     }
 }
 

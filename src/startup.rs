@@ -2,17 +2,36 @@
 //! routes, middleware order.
 
 use std::net::{IpAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::middleware::Logger;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::{authentication, Authenticator, KeyCache, RequireScopes, Validator};
 use crate::issuer::LocalIssuer;
+use crate::metrics::Metrics;
 use crate::routes::{health, messages};
 use crate::settings::Settings;
+use crate::telemetry::RequestTelemetry;
+
+/// Set once shutdown has started; `/readyz` answers 503 from then on.
+#[derive(Debug, Default)]
+pub struct ShutdownState(AtomicBool);
+
+impl ShutdownState {
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Marks shutdown as started.
+    pub fn begin(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 /// Where tokens come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +46,11 @@ pub enum Mode {
 pub struct Application {
     port: u16,
     server: Server,
+    metrics_server: Option<(Server, u16)>,
     authenticator: web::Data<Authenticator>,
     local_issuer: Option<Arc<LocalIssuer>>,
+    shutdown: web::Data<ShutdownState>,
+    drain_delay: Duration,
 }
 
 impl Application {
@@ -73,18 +95,31 @@ impl Application {
         };
         let keys = KeyCache::start(settings.key_cache_policy(&issuer)?)?;
         let validator = Validator::new(settings.validation_policy(&issuer, audiences)?, keys);
-        let authenticator = web::Data::new(Authenticator::new(
-            validator,
-            settings.application.realm.as_str(),
-        ));
+        let dpop = crate::auth::DpopVerifier::new(settings.dpop_policy()?)?;
+        let authenticator = web::Data::new(
+            Authenticator::new(validator, settings.application.realm.as_str()).with_dpop(dpop),
+        );
+        let cors_origins = settings.cors_origins()?;
+        let metrics = web::Data::new(Metrics::default());
+        let shutdown = web::Data::new(ShutdownState::default());
+        let metrics_on_main_port =
+            settings.metrics.enabled && settings.metrics.address.trim().is_empty();
 
         let app_authenticator = authenticator.clone();
         let app_issuer = local_issuer.clone().map(web::Data::from);
+        let app_metrics = metrics.clone();
+        let app_shutdown = shutdown.clone();
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
-                .wrap(request_logger())
+                .wrap(crate::cors::layer(&cors_origins))
+                .wrap(RequestTelemetry::new(app_metrics.clone().into_inner()))
                 .app_data(app_authenticator.clone())
+                .app_data(app_metrics.clone())
+                .app_data(app_shutdown.clone())
                 .configure(api_routes);
+            if metrics_on_main_port {
+                app = app.route("/metrics", web::get().to(health::metrics));
+            }
             if let Some(issuer) = &app_issuer {
                 app = app
                     .app_data(issuer.clone())
@@ -93,21 +128,38 @@ impl Application {
             app
         })
         .listen(listener)
-        .context("cannot start the HTTP server")?;
+        .context("cannot start the HTTP server")?
+        // Signals are ours (see `run_until_stopped`), so readiness can turn
+        // 503 before the listener closes.
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown.grace_secs);
         if settings.application.workers > 0 {
             server = server.workers(settings.application.workers);
         }
+        let metrics_server = if settings.metrics.enabled && !metrics_on_main_port {
+            Some(metrics_server(settings, metrics, authenticator.clone())?)
+        } else {
+            None
+        };
         Ok(Self {
             port,
             server: server.run(),
+            metrics_server,
             authenticator,
             local_issuer,
+            shutdown,
+            drain_delay: Duration::from_secs(settings.shutdown.drain_delay_secs),
         })
     }
 
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate metrics listener, when one is configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     /// The shared authenticator (validator and key cache).
@@ -120,15 +172,83 @@ impl Application {
         self.local_issuer.as_ref()
     }
 
-    /// Serves until the server is stopped (SIGINT / SIGTERM).
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: readiness
+    /// turns 503, the drain delay passes, the listener closes, and in-flight
+    /// requests get the grace period to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mut handles = vec![self.server.handle()];
+        if let Some((server, _)) = &self.metrics_server {
+            handles.push(server.handle());
+        }
+        actix_web::rt::spawn(stop_on_signal(
+            handles,
+            self.shutdown.clone(),
+            self.drain_delay,
+        ));
+        if let Some((metrics, _)) = self.metrics_server {
+            actix_web::rt::spawn(metrics);
+        }
         self.server.await
     }
+}
 
-    /// The running server, for callers that drive it themselves.
-    pub fn into_server(self) -> Server {
-        self.server
+async fn stop_on_signal(
+    handles: Vec<ServerHandle>,
+    shutdown: web::Data<ShutdownState>,
+    drain_delay: Duration,
+) {
+    let signal = wait_for_signal().await;
+    log::info!(
+        "{signal} received: shutting down (drain {}s, then finishing in-flight requests)",
+        drain_delay.as_secs()
+    );
+    shutdown.begin();
+    actix_web::rt::time::sleep(drain_delay).await;
+    for handle in handles {
+        handle.stop(true).await;
     }
+}
+
+async fn wait_for_signal() -> &'static str {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log::error!("cannot listen for SIGTERM/SIGINT; stop the process with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+fn metrics_server(
+    settings: &Settings,
+    metrics: web::Data<Metrics>,
+    authenticator: web::Data<Authenticator>,
+) -> anyhow::Result<(Server, u16)> {
+    let address = settings.metrics.address.trim();
+    let listener = TcpListener::bind(address).with_context(|| {
+        format!("cannot listen on metrics.address {address:?}; use host:port, e.g. 0.0.0.0:9090")
+    })?;
+    let port = listener
+        .local_addr()
+        .context("cannot read the metrics address")?
+        .port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .app_data(authenticator.clone())
+            .route("/metrics", web::get().to(health::metrics))
+    })
+    .listen(listener)
+    .context("cannot start the metrics server")?
+    .workers(1)
+    .disable_signals()
+    .run();
+    Ok((server, port))
 }
 
 /// The API's routes. Each protected resource is wrapped on its own, so an
@@ -163,15 +283,6 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz));
-}
-
-/// One line per request: peer, method, path (never the query string, which
-/// could hold a token), status, size, latency. Probes are not logged.
-fn request_logger() -> Logger {
-    Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
-        .custom_request_replace("method", |req| req.method().to_string())
-        .exclude("/healthz")
-        .exclude("/readyz")
 }
 
 /// The local issuer lives on the API's own port, so `token` and `inspect`

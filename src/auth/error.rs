@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use super::scheme::Challenge;
+use super::scheme::{Challenge, DPOP_NONCE};
 
 /// Why a token was refused. Each reason has a short description that is safe
 /// to send to the client and a stable label for logs and metrics.
@@ -43,6 +43,10 @@ pub enum TokenError {
     InvalidClaim(&'static str),
     /// The token is bound to a DPoP key (`cnf.jkt`) but was sent with the Bearer scheme (RFC 9449 §7.2).
     BoundTokenAsBearer,
+    /// The token was sent with the DPoP scheme but has no `cnf.jkt` (RFC 9449 §7.1).
+    NotBound,
+    /// The token's `cnf.jkt` is not the thumbprint of the proof's key (RFC 9449 §4.3 check 12).
+    WrongKeyBinding,
 }
 
 impl TokenError {
@@ -63,6 +67,8 @@ impl TokenError {
             Self::MissingClaim(_) => "missing_claim",
             Self::InvalidClaim(_) => "invalid_claim",
             Self::BoundTokenAsBearer => "dpop_bound_as_bearer",
+            Self::NotBound => "dpop_unbound_token",
+            Self::WrongKeyBinding => "dpop_key_mismatch",
         }
     }
 
@@ -88,11 +94,105 @@ impl TokenError {
             Self::BoundTokenAsBearer => {
                 "A DPoP-bound token must be sent with the DPoP scheme".into()
             }
+            Self::NotBound => "The access token is not bound to a DPoP key".into(),
+            Self::WrongKeyBinding => "The access token is bound to another DPoP key".into(),
         }
     }
 }
 
 impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description())
+    }
+}
+
+/// Why a DPoP proof was refused (RFC 9449 §4.3). Each reason has a short
+/// description that is safe to send to the client (it never echoes the
+/// proof) and a stable label for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofError {
+    /// Not a JWS compact serialisation with JSON-object header and payload,
+    /// or larger than any honest proof.
+    Malformed,
+    /// The header's `alg` is not on the proof allow-list (check 5).
+    UnsupportedAlgorithm,
+    /// The header's `typ` is not `dpop+jwt` (check 4).
+    WrongType,
+    /// The header names a `crit` extension, which we do not understand (RFC 7515 §4.1.11).
+    CriticalHeader,
+    /// The header's `jwk` is absent, symmetric, or not a usable public key for `alg` (check 7).
+    InvalidKey,
+    /// The header's `jwk` carries private key members (check 7).
+    PrivateKey,
+    /// The signature does not verify with the header's `jwk` (check 6).
+    BadSignature,
+    /// A required claim is absent (check 3).
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type or an impossible value.
+    InvalidClaim(&'static str),
+    /// `htm` is not the request's method (check 8).
+    WrongMethod,
+    /// `htu` is not the request's URL (check 9).
+    WrongUrl,
+    /// `iat` is further in the future than the leeway (check 11).
+    IssuedInFuture,
+    /// `iat` is older than the acceptance window (check 11).
+    TooOld,
+    /// `ath` is not the hash of the access token (check 12).
+    WrongTokenHash,
+    /// The proof was already used (RFC 9449 §11.1).
+    Replayed,
+}
+
+impl ProofError {
+    /// Stable, bounded label used in logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Malformed => "dpop_malformed",
+            Self::UnsupportedAlgorithm => "dpop_unsupported_algorithm",
+            Self::WrongType => "dpop_wrong_type",
+            Self::CriticalHeader => "dpop_critical_header",
+            Self::InvalidKey => "dpop_invalid_key",
+            Self::PrivateKey => "dpop_private_key",
+            Self::BadSignature => "dpop_bad_signature",
+            Self::MissingClaim(_) => "dpop_missing_claim",
+            Self::InvalidClaim(_) => "dpop_invalid_claim",
+            Self::WrongMethod => "dpop_wrong_htm",
+            Self::WrongUrl => "dpop_wrong_htu",
+            Self::IssuedInFuture => "dpop_issued_in_future",
+            Self::TooOld => "dpop_too_old",
+            Self::WrongTokenHash => "dpop_wrong_ath",
+            Self::Replayed => "dpop_replayed",
+        }
+    }
+
+    /// Short, generic description that is safe to send to the client.
+    pub fn description(&self) -> String {
+        match self {
+            Self::Malformed => "The DPoP proof is malformed".into(),
+            Self::UnsupportedAlgorithm => {
+                "The DPoP proof's signing algorithm is not allowed".into()
+            }
+            Self::WrongType => "The DPoP proof's typ header must be dpop+jwt".into(),
+            Self::CriticalHeader => {
+                "The DPoP proof names a critical header extension that is not supported".into()
+            }
+            Self::InvalidKey => "The DPoP proof's jwk header is not a usable public key".into(),
+            Self::PrivateKey => "The DPoP proof's jwk header must not contain a private key".into(),
+            Self::BadSignature => "The DPoP proof's signature is invalid".into(),
+            Self::MissingClaim(name) => format!("The DPoP proof has no {name} claim"),
+            Self::InvalidClaim(name) => format!("The DPoP proof's {name} claim is invalid"),
+            Self::WrongMethod => "The DPoP proof's htm does not match the request method".into(),
+            Self::WrongUrl => "The DPoP proof's htu does not match the request URL".into(),
+            Self::IssuedInFuture => "The DPoP proof was issued in the future".into(),
+            Self::TooOld => "The DPoP proof is too old".into(),
+            Self::WrongTokenHash => "The DPoP proof's ath does not match the access token".into(),
+            Self::Replayed => "The DPoP proof was already used".into(),
+        }
+    }
+}
+
+impl fmt::Display for ProofError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.description())
     }
@@ -125,6 +225,23 @@ pub enum AuthError {
         /// The challenge to send.
         challenge: Challenge,
     },
+    /// A bad DPoP proof (RFC 9449 §7.1 `invalid_dpop_proof`): 401.
+    #[error("invalid DPoP proof: {reason}")]
+    InvalidProof {
+        /// Why the proof was refused.
+        reason: ProofError,
+        /// The challenge to send (always the DPoP scheme's).
+        challenge: Challenge,
+    },
+    /// The proof lacks the server's current nonce (RFC 9449 §9
+    /// `use_dpop_nonce`): 401 with a fresh `DPoP-Nonce`.
+    #[error("DPoP nonce required")]
+    UseDpopNonce {
+        /// The nonce the client must put in its next proof.
+        nonce: String,
+        /// The challenge to send (always the DPoP scheme's).
+        challenge: Challenge,
+    },
     /// A valid token that lacks a required permission (RFC 6750 §3.1 `insufficient_scope`): 403.
     #[error("insufficient scope, needs {required}")]
     InsufficientScope {
@@ -145,19 +262,21 @@ pub enum AuthError {
 /// The JSON body of every error response: `{"error", "error_description"}`.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
-    /// RFC 6750 error code (or `unauthorized` / `temporarily_unavailable`).
+    /// RFC 6750 or RFC 9449 error code (or `unauthorized` / `temporarily_unavailable`).
     pub error: &'a str,
     /// Short, safe description.
     pub error_description: &'a str,
 }
 
 impl AuthError {
-    /// The RFC 6750 (or RFC 6749 §4.1.2.1 for 503) error code of this error.
+    /// The RFC 6750, RFC 9449 §7.1 (or RFC 6749 §4.1.2.1 for 503) error code of this error.
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingCredentials { .. } => "unauthorized",
             Self::InvalidRequest { .. } => "invalid_request",
             Self::InvalidToken { .. } => "invalid_token",
+            Self::InvalidProof { .. } => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::KeysUnavailable { .. } => "temporarily_unavailable",
         }
@@ -169,6 +288,8 @@ impl AuthError {
             Self::MissingCredentials { .. } => "missing",
             Self::InvalidRequest { .. } => "invalid_request",
             Self::InvalidToken { reason, .. } => reason.label(),
+            Self::InvalidProof { reason, .. } => reason.label(),
+            Self::UseDpopNonce { .. } => "dpop_nonce_required",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::KeysUnavailable { .. } => "keys_unavailable",
         }
@@ -181,6 +302,9 @@ impl AuthError {
             }
             Self::InvalidRequest { reason, .. } => (*reason).into(),
             Self::InvalidToken { reason, .. } => reason.description(),
+            Self::InvalidProof { reason, .. } => reason.description(),
+            // RFC 9449 §9's own wording.
+            Self::UseDpopNonce { .. } => "Resource server requires nonce in DPoP proof".into(),
             Self::InsufficientScope { required, .. } => {
                 format!("The access token lacks the permission this endpoint needs: {required}")
             }
@@ -194,7 +318,10 @@ impl AuthError {
         let code = self.code();
         match self {
             Self::MissingCredentials { challenge } => Some(challenge.render_bare()),
-            Self::InvalidRequest { challenge, .. } | Self::InvalidToken { challenge, .. } => {
+            Self::InvalidRequest { challenge, .. }
+            | Self::InvalidToken { challenge, .. }
+            | Self::InvalidProof { challenge, .. }
+            | Self::UseDpopNonce { challenge, .. } => {
                 Some(challenge.render_error(code, &self.description(), None))
             }
             Self::InsufficientScope {
@@ -209,7 +336,10 @@ impl AuthError {
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials { .. } | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials { .. }
+            | Self::InvalidToken { .. }
+            | Self::InvalidProof { .. }
+            | Self::UseDpopNonce { .. } => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -227,6 +357,11 @@ impl ResponseError for AuthError {
         }
         if let Self::KeysUnavailable { retry_after_secs } = self {
             response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::UseDpopNonce { nonce, .. } = self {
+            if let Ok(value) = HeaderValue::from_str(nonce) {
+                response.insert_header((DPOP_NONCE, value));
+            }
         }
         // RFC 6750 §3: error responses must not be cached.
         response.insert_header(("Cache-Control", "no-store"));

@@ -2,17 +2,23 @@
 //! its verified claims on it, and the extractor handlers use to read them.
 
 use std::future::{ready, Ready};
+use std::rc::Rc;
 use std::sync::Arc;
 
-use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::HeaderValue;
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use actix_web_httpauth::middleware::HttpAuthentication;
 use futures_util::future::LocalBoxFuture;
 
 use super::claims::Claims;
-use super::error::AuthError;
-use super::scheme::{parse_credentials, Challenge, Credentials, HeaderError, Scheme};
-use super::validator::{Rejection, Validator};
+use super::dpop::{DpopVerifier, ProofRequest};
+use super::error::{AuthError, TokenError};
+use super::policy::DpopMode;
+use super::scheme::{parse_credentials, Challenge, Credentials, HeaderError, Scheme, DPOP_NONCE};
+use super::validator::{unix_now, Rejection, Validator};
 
 /// Everything the middleware needs, built once and registered as
 /// `web::Data<Authenticator>` so every worker shares it.
@@ -20,15 +26,25 @@ use super::validator::{Rejection, Validator};
 pub struct Authenticator {
     validator: Validator,
     realm: Arc<str>,
+    dpop: Option<Arc<DpopVerifier>>,
 }
 
 impl Authenticator {
     /// An authenticator for `validator`, naming `realm` in its challenges.
+    /// It accepts Bearer tokens only until [`Self::with_dpop`] adds DPoP.
     pub fn new(validator: Validator, realm: impl Into<Arc<str>>) -> Self {
         Self {
             validator,
             realm: realm.into(),
+            dpop: None,
         }
+    }
+
+    /// The same authenticator accepting DPoP-bound tokens (RFC 9449) as
+    /// `dpop`'s policy says.
+    pub fn with_dpop(mut self, dpop: DpopVerifier) -> Self {
+        self.dpop = Some(Arc::new(dpop));
+        self
     }
 
     /// The validator behind the middleware.
@@ -36,40 +52,115 @@ impl Authenticator {
         &self.validator
     }
 
-    /// A challenge for a request that used `scheme`.
-    pub fn challenge(&self, scheme: Scheme) -> Challenge {
-        Challenge::new(Arc::clone(&self.realm), scheme)
+    /// The DPoP verifier, when DPoP is configured.
+    pub fn dpop(&self) -> Option<&DpopVerifier> {
+        self.dpop.as_deref()
     }
 
-    /// Validates `credentials`, mapping every failure to its HTTP answer.
+    /// Which schemes are accepted.
+    pub fn mode(&self) -> DpopMode {
+        self.dpop.as_ref().map_or(DpopMode::Disabled, |d| d.mode())
+    }
+
+    /// A challenge for a request that used `scheme`, offering every scheme
+    /// the mode accepts.
+    pub fn challenge(&self, scheme: Scheme) -> Challenge {
+        let challenge = Challenge::new(Arc::clone(&self.realm), scheme);
+        match &self.dpop {
+            Some(dpop) if dpop.mode().accepts_dpop() => {
+                challenge.with_dpop(dpop.algs(), dpop.mode().accepts_bearer())
+            }
+            _ => challenge,
+        }
+    }
+
+    /// The scheme whose challenge carries an error when the client's own
+    /// scheme is unknown: Bearer, unless only DPoP is accepted.
+    pub fn default_scheme(&self) -> Scheme {
+        if self.mode().accepts_bearer() {
+            Scheme::Bearer
+        } else {
+            Scheme::DPoP
+        }
+    }
+
+    /// Validates the token, then (DPoP scheme) the proof and its binding to
+    /// the token, then the nonce, and records the proof against replays
+    /// last, so a proof refused for any other reason does not use up its
+    /// `jti`. Every failure is mapped to its HTTP answer.
     pub async fn authenticate(
         &self,
-        credentials: &Credentials,
+        request: &RequestCredentials,
     ) -> Result<Authenticated, AuthError> {
+        let credentials = &request.credentials;
         let challenge = self.challenge(credentials.scheme);
+        let invalid_token = |reason| AuthError::InvalidToken {
+            reason,
+            challenge: challenge.clone(),
+        };
         let claims =
             self.validator.validate(&credentials.token).await.map_err(
                 |rejection| match rejection {
-                    Rejection::Token(reason) => AuthError::InvalidToken {
-                        reason,
-                        challenge: challenge.clone(),
-                    },
+                    Rejection::Token(reason) => invalid_token(reason),
                     Rejection::KeysUnavailable(k) => AuthError::KeysUnavailable {
                         retry_after_secs: k.retry_after_secs,
                     },
                 },
             )?;
-        // RFC 9449 §7.2: a token bound to a DPoP key is useless as a bearer token.
-        if credentials.scheme == Scheme::Bearer && claims.jkt.is_some() {
-            return Err(AuthError::InvalidToken {
-                reason: super::error::TokenError::BoundTokenAsBearer,
-                challenge,
-            });
+        match (credentials.scheme, &claims.jkt) {
+            // RFC 9449 §7.2: a token bound to a DPoP key is useless as a bearer token.
+            (Scheme::Bearer, Some(_)) => return Err(invalid_token(TokenError::BoundTokenAsBearer)),
+            (Scheme::Bearer, None) => {}
+            // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
+            (Scheme::DPoP, None) => return Err(invalid_token(TokenError::NotBound)),
+            (Scheme::DPoP, Some(jkt)) => self.check_proof(request, jkt, &challenge).await?,
         }
         Ok(Authenticated {
-            claims: Arc::new(claims),
+            claims,
             scheme: credentials.scheme,
         })
+    }
+
+    async fn check_proof(
+        &self,
+        request: &RequestCredentials,
+        jkt: &str,
+        challenge: &Challenge,
+    ) -> Result<(), AuthError> {
+        let invalid_proof = |reason| AuthError::InvalidProof {
+            reason,
+            challenge: challenge.clone(),
+        };
+        // The parser only yields the DPoP scheme when DPoP is configured and
+        // a proof header is present; anything else is a malformed proof.
+        let (Some(dpop), Some(proof)) = (&self.dpop, &request.credentials.proof) else {
+            return Err(invalid_proof(super::error::ProofError::Malformed));
+        };
+        let now = unix_now();
+        let checked = dpop
+            .check(&ProofRequest {
+                proof,
+                method: request.method.as_str(),
+                url: request.url.as_deref(),
+                access_token: &request.credentials.token,
+                now,
+            })
+            .map_err(invalid_proof)?;
+        // RFC 9449 §4.3 check 12: the token is bound to this very key.
+        if checked.jkt != jkt {
+            return Err(AuthError::InvalidToken {
+                reason: TokenError::WrongKeyBinding,
+                challenge: challenge.clone(),
+            });
+        }
+        dpop.check_nonce(&checked, now)
+            .map_err(|nonce| AuthError::UseDpopNonce {
+                nonce,
+                challenge: challenge.clone(),
+            })?;
+        dpop.check_replay(&checked, now)
+            .await
+            .map_err(invalid_proof)
     }
 }
 
@@ -94,43 +185,65 @@ impl FromRequest for Authenticated {
                 .get::<Authenticated>()
                 .cloned()
                 .ok_or_else(|| AuthError::MissingCredentials {
-                    challenge: challenge_for(req, Scheme::Bearer),
+                    challenge: challenge_for(req, None),
                 }),
         )
     }
 }
 
-fn challenge_for(req: &HttpRequest, scheme: Scheme) -> Challenge {
+/// The challenge for `scheme`, or for the default scheme when the client's
+/// is unknown.
+fn challenge_for(req: &HttpRequest, scheme: Option<Scheme>) -> Challenge {
     match req.app_data::<web::Data<Authenticator>>() {
-        Some(auth) => auth.challenge(scheme),
-        None => Challenge::new(Arc::from("api"), scheme),
+        Some(auth) => auth.challenge(scheme.unwrap_or_else(|| auth.default_scheme())),
+        None => Challenge::new(Arc::from("api"), scheme.unwrap_or(Scheme::Bearer)),
     }
 }
 
-/// The credentials of a request, as the middleware's extractor reads them.
-/// Extraction fails (and the middleware answers) for missing or malformed
-/// credentials, before any token work.
+/// The credentials of a request, as the middleware's extractor reads them,
+/// with what a DPoP proof is checked against. Extraction fails (and the
+/// middleware answers) for missing or malformed credentials, before any
+/// token work.
 #[derive(Debug, Clone)]
-pub struct RequestCredentials(pub Credentials);
+pub struct RequestCredentials {
+    /// The token, and the proof with the DPoP scheme.
+    pub credentials: Credentials,
+    /// The request's method, for the proof's `htm`.
+    pub method: Method,
+    /// The request's URL in normal form, for the proof's `htu`; only worked
+    /// out for the DPoP scheme, and `None` when it cannot be.
+    pub url: Option<String>,
+}
 
 impl FromRequest for RequestCredentials {
     type Error = AuthError;
     type Future = Ready<Result<Self, AuthError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            parse_credentials(req.headers(), req.query_string())
-                .map(RequestCredentials)
-                .map_err(|e| {
-                    let challenge = challenge_for(req, Scheme::Bearer);
-                    match e {
-                        HeaderError::Missing => AuthError::MissingCredentials { challenge },
-                        HeaderError::Malformed(reason) => {
-                            AuthError::InvalidRequest { reason, challenge }
-                        }
-                    }
-                }),
-        )
+        let authenticator = req.app_data::<web::Data<Authenticator>>();
+        let mode = authenticator.map_or(DpopMode::Disabled, |a| a.mode());
+        let outcome = parse_credentials(req.headers(), req.query_string(), mode)
+            .map(|credentials| {
+                let url = match (credentials.scheme, authenticator.and_then(|a| a.dpop())) {
+                    (Scheme::DPoP, Some(dpop)) => dpop.request_url(req),
+                    _ => None,
+                };
+                RequestCredentials {
+                    credentials,
+                    method: req.method().clone(),
+                    url,
+                }
+            })
+            .map_err(|e| match e {
+                HeaderError::Missing => AuthError::MissingCredentials {
+                    challenge: challenge_for(req, None),
+                },
+                HeaderError::Malformed { reason, scheme } => AuthError::InvalidRequest {
+                    reason,
+                    challenge: challenge_for(req, scheme),
+                },
+            });
+        ready(outcome)
     }
 }
 
@@ -138,16 +251,90 @@ impl FromRequest for RequestCredentials {
 pub type AuthFuture =
     LocalBoxFuture<'static, Result<ServiceRequest, (actix_web::Error, ServiceRequest)>>;
 
-/// The middleware type: `HttpAuthentication` with our extractor and validator.
-pub type AuthMiddleware =
+type Inner =
     HttpAuthentication<RequestCredentials, fn(ServiceRequest, RequestCredentials) -> AuthFuture>;
+
+/// The authentication middleware: `actix-web-httpauth`'s
+/// `HttpAuthentication` with our extractor and validation function, plus a
+/// fresh `DPoP-Nonce` on every answer when server nonces are on (RFC 9449
+/// §8.2: a server may send one in any response, which spares clients the
+/// `use_dpop_nonce` round trip once they have one).
+#[derive(Clone)]
+pub struct Authentication {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for Authentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authentication")
+    }
+}
 
 /// The authentication middleware. Wrap each protected resource with it; it
 /// needs `web::Data<Authenticator>` in the app.
-pub fn authentication() -> AuthMiddleware {
-    HttpAuthentication::with_fn(
-        authenticate as fn(ServiceRequest, RequestCredentials) -> AuthFuture,
-    )
+pub fn authentication() -> Authentication {
+    Authentication {
+        inner: HttpAuthentication::with_fn(
+            authenticate as fn(ServiceRequest, RequestCredentials) -> AuthFuture,
+        ),
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Authentication
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = AuthenticationMiddleware<<Inner as Transform<S, ServiceRequest>>::Transform>;
+    type InitError = ();
+    type Future = LocalBoxFuture<'static, Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let inner = self.inner.new_transform(service);
+        Box::pin(async move {
+            inner.await.map(|service| AuthenticationMiddleware {
+                service: Rc::new(service),
+            })
+        })
+    }
+}
+
+/// The service [`Authentication`] wraps around a route.
+#[derive(Debug)]
+pub struct AuthenticationMiddleware<S> {
+    service: Rc<S>,
+}
+
+impl<S, B> Service<ServiceRequest> for AuthenticationMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let dpop = req
+            .app_data::<web::Data<Authenticator>>()
+            .and_then(|a| a.dpop.clone());
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            let mut response = service.call(req).await?;
+            let nonce = dpop.and_then(|d| d.fresh_nonce(unix_now()));
+            if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+                // A use_dpop_nonce answer already carries the nonce it asks for.
+                if !response.headers().contains_key(DPOP_NONCE) {
+                    response.headers_mut().insert(DPOP_NONCE, value);
+                }
+            }
+            Ok(response)
+        })
+    }
 }
 
 fn authenticate(req: ServiceRequest, credentials: RequestCredentials) -> AuthFuture {
@@ -159,7 +346,7 @@ fn authenticate(req: ServiceRequest, credentials: RequestCredentials) -> AuthFut
                 req,
             ));
         };
-        match authenticator.authenticate(&credentials.0).await {
+        match authenticator.authenticate(&credentials).await {
             Ok(authenticated) => {
                 req.extensions_mut().insert(authenticated);
                 Ok(req)

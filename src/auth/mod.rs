@@ -1,26 +1,34 @@
 //! The reusable core: validating Auth0 (or any OIDC issuer's) JWT access
 //! tokens for Actix Web. It knows nothing of this service's routes or
 //! settings; another Actix app can build an [`Authenticator`] from its own
-//! [`ValidationPolicy`] and [`KeyCachePolicy`] and wrap its routes with
+//! [`ValidationPolicy`] and [`KeyCachePolicy`] (plus a [`DpopPolicy`] for
+//! RFC 9449 sender-constrained tokens) and wrap its routes with
 //! [`authentication()`] and [`RequireScopes`].
 
 pub mod claims;
+pub mod dpop;
 pub mod error;
 pub mod jwks;
 pub mod keys;
 pub mod middleware;
 pub mod policy;
+pub mod proxy;
 pub mod scheme;
 pub mod scope;
 pub mod thumbprint;
 pub mod token;
 pub mod upstream;
 pub mod validator;
+pub mod verified;
 
 pub use claims::Claims;
-pub use error::{AuthError, TokenError};
+pub use dpop::{DpopSetupError, DpopVerifier, MemoryReplayCache, ReplayCache};
+pub use error::{AuthError, ProofError, TokenError};
 pub use jwks::{KeyCache, Readiness};
 pub use middleware::{authentication, Authenticated, Authenticator};
-pub use policy::{Algorithm, KeyCachePolicy, ValidationPolicy};
+pub use policy::{
+    Algorithm, DpopMode, DpopPolicy, KeyCachePolicy, NoncePolicy, ProofAlgorithm, RequestUrlSource,
+    ValidationPolicy,
+};
 pub use scope::RequireScopes;
 pub use validator::{Rejection, Validator};

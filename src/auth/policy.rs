@@ -65,6 +65,9 @@ pub struct ValidationPolicy {
     /// Strict RFC 9068 profile: `typ` must be `at+jwt` and `sub`, `client_id`
     /// and `jti` are required. Default: off (Auth0 issues `typ: JWT`).
     pub strict_rfc9068: bool,
+    /// How many verified tokens to remember (by SHA-256), so a repeated
+    /// token skips the signature check; 0 disables. Default: 10,000.
+    pub verified_cache_entries: usize,
 }
 
 impl ValidationPolicy {
@@ -76,6 +79,7 @@ impl ValidationPolicy {
             algorithms: vec![Algorithm::RS256],
             leeway: Duration::from_secs(30),
             strict_rfc9068: false,
+            verified_cache_entries: 10_000,
         }
     }
 }
@@ -126,6 +130,169 @@ impl KeyCachePolicy {
             max_body_bytes: 1024 * 1024,
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A signature algorithm a DPoP proof may use. RFC 9449 §4.2 requires an
+/// asymmetric algorithm, so `none` and the `HS*` family do not exist here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProofAlgorithm {
+    /// ECDSA on P-256 with SHA-256 (the default, and what most clients use).
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// EdDSA (RFC 8037), with an Ed25519 or Ed448 key.
+    EdDSA,
+}
+
+impl ProofAlgorithm {
+    /// Every algorithm a proof can be verified with.
+    pub const ALL: [ProofAlgorithm; 4] = [Self::ES256, Self::RS256, Self::PS256, Self::EdDSA];
+
+    /// The JOSE name (`ES256`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Looks an algorithm up by its exact JOSE name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The JWK `kty` a proof key for this algorithm has.
+    pub fn key_type(self) -> &'static str {
+        match self {
+            Self::ES256 => "EC",
+            Self::RS256 | Self::PS256 => "RSA",
+            Self::EdDSA => "OKP",
+        }
+    }
+}
+
+impl fmt::Display for ProofAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which authorization schemes the middleware accepts (RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DpopMode {
+    /// Bearer only; the DPoP scheme is unknown and `DPoP` headers are ignored.
+    Disabled,
+    /// Bearer and DPoP side by side (the default): a DPoP-bound token must
+    /// come with a proof, an unbound one may still be sent as Bearer.
+    #[default]
+    Optional,
+    /// DPoP only: Bearer is answered like an unsupported scheme.
+    Required,
+}
+
+impl DpopMode {
+    /// Whether `Authorization: DPoP` is understood.
+    pub fn accepts_dpop(self) -> bool {
+        !matches!(self, Self::Disabled)
+    }
+
+    /// Whether `Authorization: Bearer` is understood.
+    pub fn accepts_bearer(self) -> bool {
+        !matches!(self, Self::Required)
+    }
+}
+
+/// Where the request URL that a proof's `htu` must match comes from
+/// (RFC 9449 §4.3 check 9).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RequestUrlSource {
+    /// The connection itself: `https` when the listener has TLS, the `Host`
+    /// header (or the HTTP/2 authority), then the path. Forwarded headers
+    /// are ignored, since any client can send them. The host is still the
+    /// one the client names, so `htu` then pins the path and scheme but not
+    /// the host: set [`Self::PublicBaseUrl`] to pin that too. The default.
+    #[default]
+    Connection,
+    /// Like [`Self::Connection`], but `X-Forwarded-Proto` (`http` or `https`),
+    /// `X-Forwarded-Host` (a valid `host[:port]`) and `X-Forwarded-Prefix` (a
+    /// plain path) win when present and well-formed. Only for a server that
+    /// is reachable through a proxy that sets (and strips) them.
+    TrustedProxy,
+    /// A fixed public base URL (scheme, host, optional port and path prefix)
+    /// followed by the request path. Wins over the connection and any header.
+    PublicBaseUrl(url::Url),
+}
+
+/// Server-issued DPoP nonces (RFC 9449 §8 and §9).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NoncePolicy {
+    /// How long one nonce value is current; the previous one is still
+    /// accepted, so a nonce lives between one and two intervals. Default: 5 min.
+    pub rotation: Duration,
+    /// The HMAC-SHA256 key nonces are derived from. `None` (the default)
+    /// draws a random key per process, which is right for one replica; set
+    /// the same key on every replica behind one load balancer.
+    pub secret: Option<Vec<u8>>,
+}
+
+impl Default for NoncePolicy {
+    fn default() -> Self {
+        Self {
+            rotation: Duration::from_secs(300),
+            secret: None,
+        }
+    }
+}
+
+impl fmt::Debug for NoncePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Secrets print as stars.
+        f.debug_struct("NoncePolicy")
+            .field("rotation", &self.rotation)
+            .field("secret", &self.secret.as_ref().map(|_| "******"))
+            .finish()
+    }
+}
+
+/// What a DPoP proof must satisfy (RFC 9449 §4.3, §7.1), and how replays
+/// and nonces are handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopPolicy {
+    /// Which schemes are accepted. Default: [`DpopMode::Optional`].
+    pub mode: DpopMode,
+    /// Accepted proof algorithms; a proof's `alg` only selects one of them.
+    /// Default: `[ES256]`.
+    pub algorithms: Vec<ProofAlgorithm>,
+    /// How far a proof's `iat` may be ahead of our clock. Default: 30 s.
+    pub iat_leeway: Duration,
+    /// How old a proof's `iat` may be. Default: 300 s.
+    pub iat_offset: Duration,
+    /// Server nonces; `None` (the default) turns them off.
+    pub nonce: Option<NoncePolicy>,
+    /// Most proofs the in-memory replay cache remembers; the oldest are
+    /// evicted first. Default: 100 000 (about 10 MiB, measured).
+    pub replay_cache_entries: usize,
+    /// Where the URL compared with `htu` comes from. Default:
+    /// [`RequestUrlSource::Connection`].
+    pub request_url: RequestUrlSource,
+}
+
+impl Default for DpopPolicy {
+    fn default() -> Self {
+        Self {
+            mode: DpopMode::Optional,
+            algorithms: vec![ProofAlgorithm::ES256],
+            iat_leeway: Duration::from_secs(30),
+            iat_offset: Duration::from_secs(300),
+            nonce: None,
+            replay_cache_entries: 100_000,
+            request_url: RequestUrlSource::Connection,
         }
     }
 }

@@ -1,21 +1,34 @@
-//! Parsing the `Authorization` header (RFC 6750 §2.1, RFC 7235 §2.1) and
-//! describing `WWW-Authenticate` challenges (RFC 6750 §3).
+//! Parsing the `Authorization` and `DPoP` headers (RFC 6750 §2.1,
+//! RFC 9449 §4.1 and §7.1, RFC 7235 §2.1) and describing `WWW-Authenticate`
+//! challenges (RFC 6750 §3, RFC 9449 §7.1).
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
+
+use super::policy::DpopMode;
+
+/// The `DPoP` request header that carries the proof (RFC 9449 §4.1).
+pub const DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8.1).
+pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// The authentication schemes the middleware understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     /// `Authorization: Bearer <token>` (RFC 6750).
     Bearer,
+    /// `Authorization: DPoP <token>` plus a `DPoP: <proof>` header (RFC 9449 §7.1).
+    DPoP,
 }
 
 impl Scheme {
-    fn name(self) -> &'static str {
+    /// The scheme's name as challenges spell it.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Bearer => "Bearer",
+            Self::DPoP => "DPoP",
         }
     }
 }
@@ -27,14 +40,17 @@ pub struct Credentials {
     pub scheme: Scheme,
     /// The access token, exactly as sent. Never logged.
     pub token: String,
+    /// The `DPoP` header's proof, with the DPoP scheme only. Never logged.
+    pub proof: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Secrets print as stars, so a stray `{:?}` cannot leak a token.
+        // Secrets print as stars, so a stray `{:?}` cannot leak a token or proof.
         f.debug_struct("Credentials")
             .field("scheme", &self.scheme)
             .field("token", &"******")
+            .field("proof", &self.proof.as_ref().map(|_| "******"))
             .finish()
     }
 }
@@ -42,25 +58,42 @@ impl std::fmt::Debug for Credentials {
 /// Why the `Authorization` header could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderError {
-    /// No credentials at all, or a scheme we do not support (answered with a
+    /// No credentials at all, or a scheme we do not accept (answered with a
     /// bare challenge, RFC 6750 §3.1).
     Missing,
-    /// The request itself is malformed (RFC 6750 `invalid_request`); the text
-    /// is safe to send to the client.
-    Malformed(&'static str),
+    /// The request itself is malformed (RFC 6750 `invalid_request`).
+    Malformed {
+        /// What is wrong, safe to send to the client.
+        reason: &'static str,
+        /// The scheme the client used, when it got that far, so the error
+        /// goes into that scheme's challenge.
+        scheme: Option<Scheme>,
+    },
 }
 
-/// Reads the credentials of a request from its headers and query string.
+fn malformed(reason: &'static str, scheme: Option<Scheme>) -> HeaderError {
+    HeaderError::Malformed { reason, scheme }
+}
+
+/// Reads the credentials of a request from its headers and query string,
+/// accepting the schemes `mode` allows.
 ///
 /// The scheme name is case-insensitive, one or more spaces separate it from
 /// the token (RFC 6750 `1*SP`), and whitespace around the field value is
 /// ignored. Two `Authorization` headers, an empty token, several tokens, or a
 /// token in the query string (RFC 6750 §2.3, which we refuse because URLs end
-/// up in logs) make the request malformed.
-pub fn parse_credentials(headers: &HeaderMap, query: &str) -> Result<Credentials, HeaderError> {
+/// up in logs) make the request malformed. The DPoP scheme needs exactly one
+/// `DPoP` header (RFC 9449 §4.3 check 1), and a Bearer request must not carry
+/// one, since the client evidently meant DPoP and would lose its binding.
+pub fn parse_credentials(
+    headers: &HeaderMap,
+    query: &str,
+    mode: DpopMode,
+) -> Result<Credentials, HeaderError> {
     if has_query_token(query) {
-        return Err(HeaderError::Malformed(
+        return Err(malformed(
             "Send the access token in the Authorization header, never in the URL",
+            None,
         ));
     }
     let mut values = headers.get_all(AUTHORIZATION);
@@ -68,35 +101,62 @@ pub fn parse_credentials(headers: &HeaderMap, query: &str) -> Result<Credentials
         return Err(HeaderError::Missing);
     };
     if values.next().is_some() {
-        return Err(HeaderError::Malformed(
-            "Send exactly one Authorization header",
-        ));
+        return Err(malformed("Send exactly one Authorization header", None));
     }
     let value = value
         .to_str()
-        .map_err(|_| HeaderError::Malformed("The Authorization header is malformed"))?
+        .map_err(|_| malformed("The Authorization header is malformed", None))?
         .trim_matches(|c| c == ' ' || c == '\t');
 
     let (scheme_name, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let scheme = if scheme_name.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme_name.eq_ignore_ascii_case("bearer") && mode.accepts_bearer() {
         Scheme::Bearer
+    } else if scheme_name.eq_ignore_ascii_case("dpop") && mode.accepts_dpop() {
+        Scheme::DPoP
     } else {
         return Err(HeaderError::Missing);
     };
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(HeaderError::Malformed(
+        return Err(malformed(
             "The Authorization header has a scheme but no token",
+            Some(scheme),
         ));
     }
     if token.contains([' ', '\t']) {
-        return Err(HeaderError::Malformed(
+        return Err(malformed(
             "The Authorization header must hold exactly one token",
+            Some(scheme),
         ));
     }
+    let mut proofs = headers.get_all(DPOP);
+    let proof = match (scheme, proofs.next(), proofs.next()) {
+        (Scheme::DPoP, Some(proof), None) => {
+            // A proof that is not visible ASCII cannot be a JWS: it becomes
+            // one that fails to parse, so it is answered like any bad proof.
+            let proof = String::from_utf8_lossy(proof.as_bytes());
+            Some(proof.trim_matches(|c| c == ' ' || c == '\t').to_owned())
+        }
+        (Scheme::DPoP, _, _) => {
+            return Err(malformed(
+                "Send exactly one DPoP header with the DPoP scheme",
+                Some(scheme),
+            ))
+        }
+        (Scheme::Bearer, None, _) => None,
+        // With DPoP disabled the header means nothing to us (RFC 9110 §5.1).
+        (Scheme::Bearer, Some(_), _) if !mode.accepts_dpop() => None,
+        (Scheme::Bearer, Some(_), _) => {
+            return Err(malformed(
+                "A DPoP header needs the DPoP authorization scheme",
+                Some(scheme),
+            ))
+        }
+    };
     Ok(Credentials {
         scheme,
         token: token.to_owned(),
+        proof,
     })
 }
 
@@ -105,39 +165,73 @@ fn has_query_token(query: &str) -> bool {
         && url::form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == "access_token")
 }
 
-/// What a `WWW-Authenticate` header offers: the realm, and the scheme whose
-/// challenge carries an error (the one the client used).
+/// What a `WWW-Authenticate` header offers: the realm, the schemes accepted
+/// (with the proof algorithms for DPoP), and the scheme whose challenge
+/// carries an error (the one the client used).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     realm: Arc<str>,
     scheme: Scheme,
+    bearer: bool,
+    dpop_algs: Option<Arc<str>>,
 }
 
 impl Challenge {
-    /// A challenge for `realm`, answering a request made with `scheme`.
+    /// A Bearer-only challenge for `realm`, answering a request made with `scheme`.
     pub fn new(realm: Arc<str>, scheme: Scheme) -> Self {
-        Self { realm, scheme }
+        Self {
+            realm,
+            scheme,
+            bearer: true,
+            dpop_algs: None,
+        }
+    }
+
+    /// The same challenge offering the DPoP scheme too, with `algs` (the
+    /// space-separated proof algorithms, RFC 9449 §7.1), and Bearer only
+    /// when `bearer` is true.
+    pub fn with_dpop(mut self, algs: Arc<str>, bearer: bool) -> Self {
+        self.dpop_algs = Some(algs);
+        self.bearer = bearer;
+        self
     }
 
     /// The challenge without an error code, for requests without credentials
-    /// (RFC 6750 §3.1: "SHOULD NOT include an error code").
+    /// (RFC 6750 §3.1: "SHOULD NOT include an error code"): one challenge per
+    /// accepted scheme, in one header value (RFC 9110 §11.6.1).
     pub fn render_bare(&self) -> String {
-        format!("{} realm=\"{}\"", self.scheme.name(), quoted(&self.realm))
+        let mut parts = Vec::with_capacity(2);
+        if self.bearer {
+            parts.push(format!("Bearer realm=\"{}\"", quoted(&self.realm)));
+        }
+        if let Some(algs) = &self.dpop_algs {
+            parts.push(format!("DPoP algs=\"{}\"", quoted(algs)));
+        }
+        parts.join(", ")
     }
 
-    /// The challenge with an RFC 6750 error code and description, plus the
-    /// `scope` the resource needs for `insufficient_scope`.
+    /// The challenge of the scheme the client used, with an error code and
+    /// description, plus the `scope` the resource needs for
+    /// `insufficient_scope`. The DPoP challenge names the accepted proof
+    /// algorithms (RFC 9449 §7.1).
     pub fn render_error(&self, code: &str, description: &str, scope: Option<&str>) -> String {
-        let mut out = format!(
-            "{} realm=\"{}\", error=\"{}\", error_description=\"{}\"",
-            self.scheme.name(),
-            quoted(&self.realm),
+        let mut out = match self.scheme {
+            Scheme::Bearer => format!("Bearer realm=\"{}\", ", quoted(&self.realm)),
+            Scheme::DPoP => String::from("DPoP "),
+        };
+        out.push_str(&format!(
+            "error=\"{}\", error_description=\"{}\"",
             quoted(code),
             quoted(description)
-        );
+        ));
         if let Some(scope) = scope {
             out.push_str(", scope=\"");
             out.push_str(&quoted(scope));
+            out.push('"');
+        }
+        if let (Scheme::DPoP, Some(algs)) = (self.scheme, &self.dpop_algs) {
+            out.push_str(", algs=\"");
+            out.push_str(&quoted(algs));
             out.push('"');
         }
         out
@@ -166,43 +260,64 @@ mod tests {
     use actix_web::http::header::HeaderValue;
 
     fn headers(values: &[&str]) -> HeaderMap {
+        with_proofs(values, &[])
+    }
+
+    fn with_proofs(authorization: &[&str], proofs: &[&str]) -> HeaderMap {
         let mut map = HeaderMap::new();
-        for v in values {
+        for v in authorization {
             map.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
         }
+        for p in proofs {
+            map.append(DPOP, HeaderValue::from_str(p).unwrap());
+        }
         map
+    }
+
+    fn parse(map: &HeaderMap) -> Result<Credentials, HeaderError> {
+        parse_credentials(map, "", DpopMode::Optional)
     }
 
     #[test]
     fn scheme_is_case_insensitive_and_spaces_are_tolerated() {
         for value in ["Bearer abc", "bearer abc", "BEARER   abc", "  Bearer abc  "] {
-            let creds = parse_credentials(&headers(&[value]), "").unwrap();
+            let creds = parse(&headers(&[value])).unwrap();
             assert_eq!(creds.token, "abc", "value {value:?}");
+            assert_eq!(creds.scheme, Scheme::Bearer, "value {value:?}");
+        }
+        for value in ["DPoP abc", "dpop abc", "DPOP   abc"] {
+            let creds = parse(&with_proofs(&[value], &["p.r.f"])).unwrap();
+            assert_eq!(creds.scheme, Scheme::DPoP, "value {value:?}");
+            assert_eq!(creds.proof.as_deref(), Some("p.r.f"), "value {value:?}");
         }
     }
 
     #[test]
     fn malformed_headers_are_invalid_requests() {
-        let cases: &[&[&str]] = &[
-            &["Bearer"],
-            &["Bearer   "],
-            &["Bearer a b"],
-            &["Bearer a", "Bearer b"],
+        let cases: &[(&[&str], &[&str], Option<Scheme>)] = &[
+            (&["Bearer"], &[], Some(Scheme::Bearer)),
+            (&["Bearer   "], &[], Some(Scheme::Bearer)),
+            (&["Bearer a b"], &[], Some(Scheme::Bearer)),
+            (&["Bearer a", "Bearer b"], &[], None),
+            (&["DPoP a"], &[], Some(Scheme::DPoP)),
+            (&["DPoP a"], &["p1", "p2"], Some(Scheme::DPoP)),
+            (&["DPoP"], &["p1"], Some(Scheme::DPoP)),
+            (&["Bearer a"], &["p1"], Some(Scheme::Bearer)),
         ];
-        for case in cases {
-            let got = parse_credentials(&headers(case), "");
+        for (authorization, proofs, scheme) in cases {
+            let got = parse(&with_proofs(authorization, proofs));
             assert!(
-                matches!(got, Err(HeaderError::Malformed(_))),
-                "case {case:?} gave {got:?}"
+                matches!(got, Err(HeaderError::Malformed { scheme: s, .. }) if s == *scheme),
+                "case {authorization:?} {proofs:?} gave {got:?}"
             );
         }
     }
 
     #[test]
     fn other_schemes_count_as_missing() {
-        for value in ["Basic dXNlcjpwYXNz", "Token abc", "Bearerabc"] {
+        for value in ["Basic dXNlcjpwYXNz", "Token abc", "Bearerabc", "DPoPabc"] {
             assert_eq!(
-                parse_credentials(&headers(&[value]), ""),
+                parse(&headers(&[value])),
                 Err(HeaderError::Missing),
                 "{value}"
             );
@@ -210,9 +325,60 @@ mod tests {
     }
 
     #[test]
+    fn the_mode_decides_which_schemes_exist() {
+        let dpop = with_proofs(&["DPoP abc"], &["proof"]);
+        let bearer = with_proofs(&["Bearer abc"], &["proof"]);
+        assert_eq!(
+            parse_credentials(&dpop, "", DpopMode::Disabled),
+            Err(HeaderError::Missing),
+            "DPoP is an unknown scheme when disabled"
+        );
+        assert_eq!(
+            parse_credentials(&bearer, "", DpopMode::Required),
+            Err(HeaderError::Missing),
+            "Bearer is an unknown scheme when DPoP is required"
+        );
+        let creds = parse_credentials(&bearer, "", DpopMode::Disabled).unwrap();
+        assert_eq!(
+            creds.proof, None,
+            "a DPoP header means nothing when disabled"
+        );
+    }
+
+    #[test]
     fn token_in_query_is_refused() {
-        let got = parse_credentials(&headers(&["Bearer abc"]), "x=1&access_token=abc");
-        assert!(matches!(got, Err(HeaderError::Malformed(_))));
+        let got = parse_credentials(
+            &headers(&["Bearer abc"]),
+            "x=1&access_token=abc",
+            DpopMode::Optional,
+        );
+        assert!(matches!(
+            got,
+            Err(HeaderError::Malformed { scheme: None, .. })
+        ));
+    }
+
+    #[test]
+    fn challenges_list_the_accepted_schemes_and_errors_go_to_the_used_one() {
+        let realm: Arc<str> = Arc::from("api");
+        let algs: Arc<str> = Arc::from("ES256 EdDSA");
+        let mixed = Challenge::new(realm.clone(), Scheme::DPoP).with_dpop(algs.clone(), true);
+        assert_eq!(
+            mixed.render_bare(),
+            "Bearer realm=\"api\", DPoP algs=\"ES256 EdDSA\""
+        );
+        assert_eq!(
+            mixed.render_error("invalid_dpop_proof", "bad", None),
+            "DPoP error=\"invalid_dpop_proof\", error_description=\"bad\", algs=\"ES256 EdDSA\""
+        );
+        let required = Challenge::new(realm.clone(), Scheme::DPoP).with_dpop(algs, false);
+        assert_eq!(required.render_bare(), "DPoP algs=\"ES256 EdDSA\"");
+        let bearer = Challenge::new(realm, Scheme::Bearer);
+        assert_eq!(bearer.render_bare(), "Bearer realm=\"api\"");
+        assert_eq!(
+            bearer.render_error("invalid_token", "bad", Some("read:messages")),
+            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"bad\", scope=\"read:messages\""
+        );
     }
 
     #[test]
@@ -221,10 +387,11 @@ mod tests {
     }
 
     #[test]
-    fn debug_never_shows_the_token() {
+    fn debug_never_shows_the_token_or_proof() {
         let creds = Credentials {
-            scheme: Scheme::Bearer,
+            scheme: Scheme::DPoP,
             token: "secret-token".into(),
+            proof: Some("secret-proof".into()),
         };
         assert!(!format!("{creds:?}").contains("secret"));
     }

@@ -1,6 +1,7 @@
 //! The HTTP side of the key cache: one pooled awc client with connect and
-//! total timeouts, size-capped bodies, and error messages that tell an
-//! operator what to fix. Runs on the fetcher thread only.
+//! total timeouts, `HTTPS_PROXY` / `NO_PROXY` support, size-capped bodies,
+//! and error messages that tell an operator what to fix. Runs on the fetcher
+//! thread only.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,6 +15,13 @@ use url::Url;
 use super::jwks::check_transport;
 use super::keys::KeySet;
 use super::policy::KeyCachePolicy;
+use super::proxy::{ProxyConfig, ProxyConnector, Route};
+
+/// How much longer awc's own connect timeout is than ours. The
+/// [`ProxyConnector`] enforces the configured connect timeout itself, with
+/// an error that names the proxy; awc's is only a backstop and must not win
+/// the race with a vaguer message.
+const CONNECT_BACKSTOP: Duration = Duration::from_secs(1);
 
 /// A failed fetch, split by which document failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,12 +47,26 @@ type Fetched = (KeySet, Vec<String>, Option<Duration>);
 
 impl Tenant {
     /// Builds the client: system trust roots (and `SSL_CERT_FILE` /
-    /// `SSL_CERT_DIR`, which OpenSSL reads itself), no redirects.
+    /// `SSL_CERT_DIR`, which OpenSSL reads itself), no redirects, and the
+    /// proxy settings read from the environment once, here
+    /// (see [`ProxyConfig::from_env`]).
     pub fn new(policy: &KeyCachePolicy, discovery_url: Url) -> Result<Self, String> {
+        Self::with_proxy(policy, discovery_url, ProxyConfig::from_env())
+    }
+
+    /// Like [`Self::new`], with the proxy settings given instead of read from
+    /// the environment.
+    pub fn with_proxy(
+        policy: &KeyCachePolicy,
+        discovery_url: Url,
+        proxy: ProxyConfig,
+    ) -> Result<Self, String> {
+        log_proxy_route(&proxy, &discovery_url);
         let mut tls = SslConnector::builder(SslMethod::tls_client()).map_err(|e| e.to_string())?;
         tls.set_default_verify_paths().map_err(|e| e.to_string())?;
         let connector = Connector::new()
-            .timeout(policy.connect_timeout)
+            .connector(ProxyConnector::new(proxy, policy.connect_timeout))
+            .timeout(policy.connect_timeout + CONNECT_BACKSTOP)
             .handshake_timeout(policy.connect_timeout)
             .openssl(tls.build());
         let client = Client::builder()
@@ -154,6 +176,36 @@ impl Tenant {
                     self.policy.request_timeout
                 )
             })?
+    }
+}
+
+/// Says once, at start-up, how the tenant will be reached. Never logs proxy
+/// credentials: [`super::proxy::ProxyUrl`] does not display them.
+fn log_proxy_route(proxy: &ProxyConfig, discovery_url: &Url) {
+    for entry in proxy.no_proxy().ignored() {
+        log::warn!(
+            "NO_PROXY entry {entry:?} is not a host name, IP address or CIDR range; ignored"
+        );
+    }
+    let host = discovery_url.host_str().unwrap_or_default();
+    let port = discovery_url.port_or_known_default().unwrap_or(443);
+    match proxy.route(discovery_url.scheme(), host, port) {
+        Route::Direct => log::debug!("no proxy configured; the tenant {host} is reached directly"),
+        Route::Excluded => {
+            log::info!("the tenant {host} matches NO_PROXY; it is reached directly")
+        }
+        Route::Via(via) => log::info!(
+            "the tenant {host} is reached through the proxy {via} (from {}{})",
+            via.source(),
+            if via.has_credentials() {
+                ", with credentials"
+            } else {
+                ""
+            }
+        ),
+        Route::Misconfigured(error) => {
+            log::error!("{error}; requests to the tenant {host} fail until it is fixed or unset")
+        }
     }
 }
 

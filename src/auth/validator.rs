@@ -1,6 +1,7 @@
 //! Access-token checks, in order of cost: structure and header, then the
 //! claims, then the one signature verification. No actix types here.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::claims::Claims;
@@ -9,6 +10,7 @@ use super::jwks::{KeyCache, KeysUnavailable};
 use super::keys::KeySet;
 use super::policy::{Algorithm, ValidationPolicy};
 use super::token::{CompactJws, Header};
+use super::verified::{Verified, VerifiedTokens};
 
 /// Why validation did not produce claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +33,18 @@ impl From<TokenError> for Rejection {
 pub struct Validator {
     policy: ValidationPolicy,
     keys: KeyCache,
+    verified: Arc<VerifiedTokens>,
 }
 
 impl Validator {
     /// A validator for `policy`, with keys from `keys`.
     pub fn new(policy: ValidationPolicy, keys: KeyCache) -> Self {
-        Self { policy, keys }
+        let verified = Arc::new(VerifiedTokens::new(policy.verified_cache_entries));
+        Self {
+            policy,
+            keys,
+            verified,
+        }
     }
 
     /// The policy tokens are checked against.
@@ -51,14 +59,55 @@ impl Validator {
 
     /// Runs every check on `token` and returns its claims. Cheap checks come
     /// first, so expired or foreign tokens cost no signature work; that order
-    /// leaks nothing, as the sender already knows what the token says.
-    pub async fn validate(&self, token: &str) -> Result<Claims, Rejection> {
+    /// leaks nothing, as the sender already knows what the token says. A
+    /// token that passed before is answered from the verified-token cache
+    /// while it has not expired and its key is still published.
+    pub async fn validate(&self, token: &str) -> Result<Arc<Claims>, Rejection> {
+        let digest = self
+            .verified
+            .is_enabled()
+            .then(|| VerifiedTokens::digest(token));
+        if let Some(digest) = &digest {
+            if let Some(hit) = self.verified.get(digest) {
+                if self.still_valid(&hit) {
+                    return Ok(hit.claims);
+                }
+                self.verified.remove(digest);
+            }
+        }
         let jws = CompactJws::parse(token)?;
         let alg = self.check_header(&jws.header)?;
         let claims = Claims::from_payload(&jws.payload)?;
-        self.check_claims(&claims, unix_now())?;
+        let now = unix_now();
+        self.check_claims(&claims, now)?;
         self.verify_signature(&jws, alg).await?;
+        let claims = Arc::new(claims);
+        // Kid-less tokens are matched by "the only key for this alg", which a
+        // rotation can change, so only tokens naming their key are cached.
+        if let (Some(digest), Some(kid)) = (digest, jws.header.kid) {
+            let verified = Verified {
+                claims: Arc::clone(&claims),
+                kid: Some(Arc::from(kid)),
+            };
+            self.verified
+                .insert(digest, verified, now, self.leeway_secs());
+        }
         Ok(claims)
+    }
+
+    fn leeway_secs(&self) -> i64 {
+        i64::try_from(self.policy.leeway.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// A cached token is still good while it has not expired and the key
+    /// that verified it is still in the current key set.
+    fn still_valid(&self, hit: &Verified) -> bool {
+        let unexpired = unix_now() < hit.claims.exp.saturating_add(self.leeway_secs());
+        let published = match (&hit.kid, self.keys.current()) {
+            (Some(kid), Some(keys)) => keys.contains_kid(kid),
+            _ => false,
+        };
+        unexpired && published
     }
 
     /// `alg` from the allow-list, no `crit`, an accepted `typ`.
@@ -98,7 +147,7 @@ impl Validator {
         claims: &Claims,
         now: i64,
     ) -> [(ClaimCheck, Result<(), TokenError>); 6] {
-        let leeway = i64::try_from(self.policy.leeway.as_secs()).unwrap_or(i64::MAX);
+        let leeway = self.leeway_secs();
         let strict = self.policy.strict_rfc9068;
         let require = |present: bool, name| {
             if !strict || present {

@@ -1,27 +1,49 @@
-//! Liveness and readiness for Kubernetes probes.
+//! Liveness, readiness and metrics for Kubernetes and Prometheus.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::auth::Authenticator;
+use crate::metrics::Metrics;
+use crate::startup::ShutdownState;
 
 /// `GET /healthz`: the process serves. No dependencies.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: signing keys are loaded and fresh enough; 503 with the
-/// reason otherwise.
-pub async fn readyz(auth: web::Data<Authenticator>) -> HttpResponse {
+/// `GET /readyz`: signing keys are loaded and fresh enough, and shutdown has
+/// not started; 503 with the reason otherwise.
+pub async fn readyz(
+    auth: web::Data<Authenticator>,
+    shutdown: web::Data<ShutdownState>,
+) -> HttpResponse {
     let readiness = auth.validator().keys().readiness();
     let age = readiness.key_set_age.map(|a| a.as_secs());
-    if readiness.ready {
-        HttpResponse::Ok().json(json!({ "status": "ready", "key_set_age_secs": age }))
+    let reason = if shutdown.is_shutting_down() {
+        Some("shutting down".to_owned())
+    } else if !readiness.ready {
+        Some(
+            readiness
+                .last_error
+                .unwrap_or_else(|| "signing keys are not loaded".into()),
+        )
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({
+        None
+    };
+    match reason {
+        None => HttpResponse::Ok().json(json!({ "status": "ready", "key_set_age_secs": age })),
+        Some(reason) => HttpResponse::ServiceUnavailable().json(json!({
             "status": "not_ready",
-            "reason": readiness.last_error.unwrap_or_else(|| "signing keys are not loaded".into()),
+            "reason": reason,
             "key_set_age_secs": age,
-        }))
+        })),
     }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(metrics: web::Data<Metrics>, auth: web::Data<Authenticator>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render(auth.validator().keys()))
 }

@@ -37,12 +37,20 @@ fn command(dir: &Path, port: u16, args: &[&str]) -> Command {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `dev` and returns it with the banner's lines once printed.
 fn start_dev(dir: &Path, port: u16) -> (Running, Vec<String>) {
-    let mut child = command(dir, port, &["dev"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = command(dir, port, &["dev"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -54,13 +62,21 @@ fn start_dev(dir: &Path, port: u16) -> (Running, Vec<String>) {
     let running = Running(child);
     let mut lines = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let last = line.starts_with("====") && lines.iter().filter(|l: &&String| l.starts_with("====")).count() == 2;
+        let last = line.starts_with("====")
+            && lines
+                .iter()
+                .filter(|l: &&String| l.starts_with("===="))
+                .count()
+                == 2;
         lines.push(line);
         if last {
             break;
         }
     }
-    assert!(lines.iter().any(|l| l.starts_with("curl")), "no banner: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("curl")),
+        "no banner: {lines:?}"
+    );
     (running, lines)
 }
 
@@ -73,14 +89,19 @@ fn text(bytes: &[u8]) -> String {
 }
 
 async fn get(url: &str, token: Option<&str>) -> (u16, Value) {
-    let client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish();
     let mut request = client.get(url);
     if let Some(token) = token {
         request = request.insert_header(("Authorization", format!("Bearer {token}")));
     }
     let mut response = request.send().await.unwrap();
     let body = response.body().await.unwrap();
-    (response.status().as_u16(), serde_json::from_slice(&body).unwrap_or(Value::Null))
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    )
 }
 
 fn claims_of(token: &str) -> Value {
@@ -94,19 +115,27 @@ async fn dev_mode_printout_promises_are_kept() {
     let (_dev, lines) = start_dev(dir.path(), 0);
     let mut checked = 0;
     for pair in lines.windows(2) {
-        let Some(expect) = pair[0].strip_prefix("# expect ") else { continue };
+        let Some(expect) = pair[0].strip_prefix("# expect ") else {
+            continue;
+        };
         let status: u16 = expect[..3].parse().unwrap();
         let mut words = pair[1].split_whitespace();
         assert_eq!(words.next(), Some("curl"), "{pair:?}");
         assert_eq!(words.next(), Some("-i"));
         let url = words.next().unwrap();
-        let token = pair[1].split("Bearer ").nth(1).map(|t| t.trim_end_matches('\''));
+        let token = pair[1]
+            .split("Bearer ")
+            .nth(1)
+            .map(|t| t.trim_end_matches('\''));
         let (got, body) = get(url, token).await;
         assert_eq!(got, status, "{expect}: {body}");
         checked += 1;
     }
     assert_eq!(checked, 8, "every example was checked");
-    assert!(lines.iter().any(|l| l.contains("DEV MODE")), "dev mode announces itself");
+    assert!(
+        lines.iter().any(|l| l.contains("DEV MODE")),
+        "dev mode announces itself"
+    );
 }
 
 #[actix_web::test]
@@ -136,8 +165,14 @@ async fn a_minted_token_is_accepted_by_the_dev_server_and_carries_the_flags() {
     let claims = claims_of(&token);
     assert_eq!(claims["sub"], "user-42");
     assert_eq!(claims["scope"], "read:messages");
-    assert_eq!(claims["permissions"], serde_json::json!(["write:messages", "delete:messages"]));
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+    assert_eq!(
+        claims["permissions"],
+        serde_json::json!(["write:messages", "delete:messages"])
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
 
     let base = format!("http://127.0.0.1:{port}");
     let (status, body) = get(&format!("{base}/api/private-scoped"), Some(&token)).await;
@@ -145,7 +180,10 @@ async fn a_minted_token_is_accepted_by_the_dev_server_and_carries_the_flags() {
     assert_eq!(body["user_id"], "user-42");
     let (status, body) = get(&format!("{base}/api/profile"), Some(&token)).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["custom_claims"]["https://myapp.example.com/roles"], serde_json::json!(["admin"]));
+    assert_eq!(
+        body["custom_claims"]["https://myapp.example.com/roles"],
+        serde_json::json!(["admin"])
+    );
 }
 
 #[test]
@@ -175,21 +213,35 @@ fn inspect_accepts_a_valid_token_and_names_each_failing_check() {
 
     let cases = [
         (expired, "[FAIL] expiry"),
-        (foreign, "[FAIL] audience: the token says [\"https://other.example\"], the API expects"),
+        (
+            foreign,
+            "[FAIL] audience: the token says [\"https://other.example\"], the API expects",
+        ),
         (bad_signature, "[FAIL] signature: does not verify"),
     ];
     for (token, expected) in cases {
         let out = run(dir.path(), port, &["inspect", &token]);
         let stdout = text(&out.stdout);
-        assert!(!out.status.success(), "{expected}: exit status {:?}", out.status);
-        assert!(stdout.contains(expected), "expected {expected:?} in:\n{stdout}");
+        assert!(
+            !out.status.success(),
+            "{expected}: exit status {:?}",
+            out.status
+        );
+        assert!(
+            stdout.contains(expected),
+            "expected {expected:?} in:\n{stdout}"
+        );
         assert!(stdout.contains("REJECTED"), "{stdout}");
     }
 
     // Unknown kid: the other issuer's token has a kid this issuer lacks.
     let out = run(dir.path(), port, &["inspect", &other_key]);
     assert!(!out.status.success());
-    assert!(text(&out.stdout).contains("no key with kid"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("no key with kid"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = run(dir.path(), port, &["inspect", "garbage"]);
     assert!(!out.status.success());
@@ -208,11 +260,30 @@ fn bad_input_is_one_line_of_error_and_a_non_zero_exit() {
         (&["token", "--claim", "novalue"], &[], "must be key=json"),
         (&["token", "--expires-in", "soon"], &[], "not a duration"),
         (&["frobnicate"], &[], "unknown command"),
-        (&["dev"], &[("APP_APPLICATION__HOST", "0.0.0.0")], "loopback only"),
-        (&["dev"], &[("APP_ENVIRONMENT", "production")], "refuses to run with APP_ENVIRONMENT=production"),
+        (
+            &["dev"],
+            &[("APP_APPLICATION__HOST", "0.0.0.0")],
+            "loopback only",
+        ),
+        (
+            &["dev"],
+            &[("APP_ENVIRONMENT", "production")],
+            "refuses to run with APP_ENVIRONMENT=production",
+        ),
         (&["serve"], &[], "AUTH0_DOMAIN is not set"),
-        (&["serve"], &[("AUTH0_DOMAIN", "dev.example.com")], "AUTH0_AUDIENCE is not set"),
-        (&["serve"], &[("AUTH0_DOMAIN", "http://dev.example.com"), ("AUTH0_AUDIENCE", "x")], "AUTH0_DOMAIN"),
+        (
+            &["serve"],
+            &[("AUTH0_DOMAIN", "dev.example.com")],
+            "AUTH0_AUDIENCE is not set",
+        ),
+        (
+            &["serve"],
+            &[
+                ("AUTH0_DOMAIN", "http://dev.example.com"),
+                ("AUTH0_AUDIENCE", "x"),
+            ],
+            "AUTH0_DOMAIN",
+        ),
         (&["serve"], &[("PORT", "eighty")], "port"),
     ];
     for (args, env, expected) in cases {
@@ -222,7 +293,11 @@ fn bad_input_is_one_line_of_error_and_a_non_zero_exit() {
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "{args:?} {env:?} succeeded");
         assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one line, got {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{args:?}: one line, got {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
@@ -245,7 +320,8 @@ fn the_dev_key_is_kept_so_tokens_survive_restarts() {
     let second = text(&run(dir.path(), 8080, &["token"]).stdout);
     let kid = |t: &str| {
         let header = t.split('.').next().unwrap();
-        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()["kid"].clone()
+        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()["kid"]
+            .clone()
     };
     assert_eq!(kid(&first), kid(&second), "same key across runs");
     assert!(dir.path().join(".dev/issuer-key.pem").exists());

@@ -10,7 +10,8 @@ use serde_json::json;
 use crate::helpers::{spawn_app, Reply};
 
 const PRIVATE: &str = "/api/private";
-const BARE_CHALLENGE: &str = "Bearer realm=\"api\"";
+/// DPoP is on by default (mixed mode): the bare challenge offers both schemes.
+const BARE_CHALLENGE: &str = "Bearer realm=\"api\", DPoP algs=\"ES256\"";
 
 /// Request headers as `(name, value)` pairs, in the order they are sent.
 type Headers<'a> = &'a [(&'a str, &'a str)];

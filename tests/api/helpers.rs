@@ -25,7 +25,10 @@ pub const AUDIENCE: &str = "https://api.test.example";
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A signing key with its public JWK.
@@ -162,6 +165,8 @@ pub enum TenantMode {
     Down,
     /// Never answers within any sensible timeout.
     Hang,
+    /// Answers correctly, but only after this delay.
+    Slow(Duration),
     /// JWKS that is not JSON.
     MalformedJwks,
     /// JWKS padded past 1 MiB.
@@ -198,7 +203,10 @@ impl MockTenant {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
                 .route("/.well-known/jwks.json", web::get().to(jwks))
         })
         .workers(1)
@@ -244,6 +252,9 @@ fn mode(state: &TenantState) -> TenantMode {
 
 async fn discovery(state: web::Data<TenantState>) -> HttpResponse {
     state.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    if let TenantMode::Slow(delay) = mode(&state) {
+        actix_web::rt::time::sleep(delay).await;
+    }
     let issuer = state.issuer.lock().unwrap().clone();
     match mode(&state) {
         TenantMode::Down => HttpResponse::ServiceUnavailable().finish(),
@@ -264,6 +275,9 @@ async fn discovery(state: web::Data<TenantState>) -> HttpResponse {
 
 async fn jwks(state: web::Data<TenantState>) -> HttpResponse {
     state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    if let TenantMode::Slow(delay) = mode(&state) {
+        actix_web::rt::time::sleep(delay).await;
+    }
     let keys = state.keys.lock().unwrap().clone();
     let mut response = HttpResponse::Ok();
     if let Some(cc) = state.cache_control.lock().unwrap().clone() {
@@ -275,7 +289,9 @@ async fn jwks(state: web::Data<TenantState>) -> HttpResponse {
             actix_web::rt::time::sleep(Duration::from_secs(30)).await;
             HttpResponse::ServiceUnavailable().finish()
         }
-        TenantMode::MalformedJwks => response.content_type("application/json").body("{\"keys\": [ oops"),
+        TenantMode::MalformedJwks => response
+            .content_type("application/json")
+            .body("{\"keys\": [ oops"),
         TenantMode::OversizeJwks => {
             let padding = "x".repeat(1024 * 1024 + 10);
             response.json(json!({"keys": keys, "padding": padding}))
@@ -327,7 +343,8 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         Reply {
             status,
@@ -340,7 +357,8 @@ impl TestApp {
     /// GET `path` with `Authorization: Bearer <token>`.
     pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
         let value = format!("Bearer {token}");
-        self.get_with(path, &[("Authorization", value.as_str())]).await
+        self.get_with(path, &[("Authorization", value.as_str())])
+            .await
     }
 
     /// A valid token from the app's tenant and key.
@@ -359,7 +377,8 @@ pub fn test_settings(issuer: &str) -> Settings {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let mut settings = Settings::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &env).unwrap();
+    let mut settings =
+        Settings::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &env).unwrap();
     settings.application.workers = 1;
     settings.jwks.connect_timeout_ms = 500;
     settings.jwks.request_timeout_ms = 1000;
@@ -381,7 +400,11 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 /// The real server against `tenant`.
-pub async fn spawn_app_for(tenant: MockTenant, key: TestKey, customize: impl FnOnce(&mut Settings)) -> TestApp {
+pub async fn spawn_app_for(
+    tenant: MockTenant,
+    key: TestKey,
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings(&tenant.issuer);
     customize(&mut settings);
     let app = Application::build(&settings, Mode::Tenant).expect("the app failed to build");
@@ -391,7 +414,9 @@ pub async fn spawn_app_for(tenant: MockTenant, key: TestKey, customize: impl FnO
         address: format!("http://127.0.0.1:{port}"),
         tenant,
         key,
-        client: awc::Client::builder().timeout(Duration::from_secs(30)).finish(),
+        client: awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish(),
     }
 }
 

@@ -27,7 +27,11 @@ async fn many_requests_with_a_warm_cache_cause_no_fetch() {
     for _ in 0..50 {
         assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
     }
-    assert_eq!(app.tenant.jwks_hits(), 1, "JWKS fetched once for 50 requests");
+    assert_eq!(
+        app.tenant.jwks_hits(),
+        1,
+        "JWKS fetched once for 50 requests"
+    );
 }
 
 #[actix_web::test]
@@ -42,7 +46,11 @@ async fn a_rotated_key_is_accepted_right_after_the_tenant_publishes_it() {
     let reply = app.get_bearer("/api/private", &new).await;
     assert_eq!(reply.status, 200, "new key after rotation: {reply:?}");
     assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
-    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200, "old key still published");
+    assert_eq!(
+        app.get_bearer("/api/private", &old).await.status,
+        200,
+        "old key still published"
+    );
 }
 
 #[actix_web::test]
@@ -59,16 +67,24 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                app.token().header("kid", json!(format!("random-{seed:x}"))).sign(&app.key)
+                app.token()
+                    .header("kid", json!(format!("random-{seed:x}")))
+                    .sign(&app.key)
             })
             .collect();
         let bogus = join_all(tokens.iter().map(|t| app.get_bearer("/api/private", t))).await;
         for reply in &bogus {
             assert_eq!(reply.status, 401, "unknown kid: {reply:?}");
-            assert_eq!(reply.body["error_description"], "The token is signed with an unknown key");
+            assert_eq!(
+                reply.body["error_description"],
+                "The token is signed with an unknown key"
+            );
         }
         let reply = app.get_bearer("/api/private", &valid).await;
-        assert_eq!(reply.status, 200, "valid request interleaved after chunk {chunk}");
+        assert_eq!(
+            reply.status, 200,
+            "valid request interleaved after chunk {chunk}"
+        );
     }
     let extra = app.tenant.jwks_hits() - before;
     assert!(extra <= 1, "1,000 unknown kids caused {extra} fetches");
@@ -86,11 +102,18 @@ async fn valid_tokens_keep_working_past_the_ttl_while_the_tenant_is_down() {
     actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
     let reply = app.get_bearer("/api/private", &token).await;
     assert_eq!(reply.status, 200, "stale-if-error: {reply:?}");
-    assert_eq!(app.get_with("/readyz", &[]).await.status, 200, "still ready within max staleness");
+    assert_eq!(
+        app.get_with("/readyz", &[]).await.status,
+        200,
+        "still ready within max staleness"
+    );
 
     app.tenant.set_mode(TenantMode::Up);
     let hits = app.tenant.jwks_hits();
-    assert!(eventually(|| app.tenant.jwks_hits() > hits).await, "refreshed once the tenant is back");
+    assert!(
+        eventually(|| app.tenant.jwks_hits() > hits).await,
+        "refreshed once the tenant is back"
+    );
     assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
 }
 
@@ -121,14 +144,26 @@ async fn a_cold_start_with_the_tenant_down_answers_503_then_recovers_without_res
     tenant.set_mode(TenantMode::Down);
     let app = spawn_app_for(tenant, key, |_| {}).await;
 
-    assert_eq!(app.get_with("/api/public", &[]).await.status, 200, "public serves");
+    assert_eq!(
+        app.get_with("/api/public", &[]).await.status,
+        200,
+        "public serves"
+    );
     let token = app.token().sign(&app.key);
     let reply = app.get_bearer("/api/private", &token).await;
     assert_eq!(reply.status, 503, "{reply:?}");
     assert_eq!(reply.body["error"], "temporarily_unavailable");
-    let retry: u64 = reply.retry_after.as_deref().unwrap_or("").parse().expect("Retry-After seconds");
+    let retry: u64 = reply
+        .retry_after
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .expect("Retry-After seconds");
     assert!(retry >= 1, "Retry-After {retry}");
-    assert_eq!(reply.www_authenticate, None, "no challenge: this is not the client's fault");
+    assert_eq!(
+        reply.www_authenticate, None,
+        "no challenge: this is not the client's fault"
+    );
     assert_eq!(app.get_with("/readyz", &[]).await.status, 503);
 
     app.tenant.set_mode(TenantMode::Up);
@@ -155,11 +190,18 @@ async fn an_unreachable_tenant_is_a_503_not_a_401() {
         s.auth0.issuer_base_url = format!("http://127.0.0.1:{port}/");
     })
     .await;
-    let token = crate::helpers::TokenBuilder::new(&format!("http://127.0.0.1:{port}/"), &app.key).sign(&app.key);
+    let token = crate::helpers::TokenBuilder::new(&format!("http://127.0.0.1:{port}/"), &app.key)
+        .sign(&app.key);
     let reply = app.get_bearer("/api/private", &token).await;
     assert_eq!(reply.status, 503, "{reply:?}");
     let ready = app.get_with("/readyz", &[]).await;
-    assert!(ready.body["reason"].as_str().unwrap().contains("cannot reach"), "{ready:?}");
+    assert!(
+        ready.body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{ready:?}"
+    );
 }
 
 #[actix_web::test]
@@ -171,7 +213,9 @@ async fn a_hanging_tenant_does_not_hang_requests() {
     let mut app = spawn_app_for(tenant, key, |s| s.jwks.request_timeout_ms = 500).await;
     // The tenant sleeps 30 s; a client that gives up after 10 s only gets an
     // answer if the server's own timeout works.
-    app.client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
+    app.client = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish();
     let token = app.token().sign(&app.key);
     let reply = app.get_bearer("/api/private", &token).await;
     assert_eq!(reply.status, 503, "{reply:?}");
@@ -197,13 +241,20 @@ async fn broken_tenant_answers_at_a_cold_start_are_503_with_the_reason_in_readyz
         let ready = app.get_with("/readyz", &[]).await;
         assert_eq!(ready.status, 503, "{mode:?}");
         let why = ready.body["reason"].as_str().unwrap_or_default();
-        assert!(why.contains(reason), "{mode:?}: readyz reason {why:?} should mention {reason:?}");
+        assert!(
+            why.contains(reason),
+            "{mode:?}: readyz reason {why:?} should mention {reason:?}"
+        );
     }
 }
 
 #[actix_web::test]
 async fn broken_tenant_answers_after_warm_up_keep_the_last_good_key_set() {
-    for mode in [TenantMode::MalformedJwks, TenantMode::OversizeJwks, TenantMode::NoUsableKeys] {
+    for mode in [
+        TenantMode::MalformedJwks,
+        TenantMode::OversizeJwks,
+        TenantMode::NoUsableKeys,
+    ] {
         let app = spawn_app_with(|_| {}).await;
         let valid = app.token().sign(&app.key);
         assert_eq!(app.get_bearer("/api/private", &valid).await.status, 200);
@@ -211,7 +262,11 @@ async fn broken_tenant_answers_after_warm_up_keep_the_last_good_key_set() {
         app.tenant.set_mode(mode.clone());
         // An unknown kid forces a refetch, which now gets the broken answer.
         let probe = app.token().header("kid", json!("not-there")).sign(&app.key);
-        assert_eq!(app.get_bearer("/api/private", &probe).await.status, 401, "{mode:?}");
+        assert_eq!(
+            app.get_bearer("/api/private", &probe).await.status,
+            401,
+            "{mode:?}"
+        );
         assert_eq!(app.tenant.jwks_hits(), 2, "{mode:?}: the refetch happened");
         let reply = app.get_bearer("/api/private", &valid).await;
         assert_eq!(reply.status, 200, "{mode:?}: last good set kept: {reply:?}");
@@ -229,7 +284,11 @@ async fn a_short_max_age_is_raised_to_the_configured_floor() {
     assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
     actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
-    assert_eq!(app.tenant.jwks_hits(), 1, "max-age=1 below the 60 s floor must not refetch");
+    assert_eq!(
+        app.tenant.jwks_hits(),
+        1,
+        "max-age=1 below the 60 s floor must not refetch"
+    );
 }
 
 #[actix_web::test]
@@ -239,5 +298,8 @@ async fn max_age_within_bounds_sets_the_refresh_interval() {
     tenant.publish(&[&key]);
     tenant.set_cache_control("max-age=1");
     let app = spawn_app_for(tenant, key, |s| s.jwks.min_ttl_secs = 1).await;
-    assert!(eventually(|| app.tenant.jwks_hits() >= 3).await, "refreshed every second");
+    assert!(
+        eventually(|| app.tenant.jwks_hits() >= 3).await,
+        "refreshed every second"
+    );
 }

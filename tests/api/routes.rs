@@ -39,7 +39,10 @@ async fn user_id_is_null_when_the_token_has_no_sub() {
 #[actix_web::test]
 async fn private_scoped_needs_read_messages() {
     let app = spawn_app().await;
-    let with = app.token().claim("scope", json!("openid read:messages")).sign(&app.key);
+    let with = app
+        .token()
+        .claim("scope", json!("openid read:messages"))
+        .sign(&app.key);
     let reply = app.get_bearer("/api/private-scoped", &with).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(
@@ -47,7 +50,10 @@ async fn private_scoped_needs_read_messages() {
         json!({"message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.", "user_id": "auth0|user-1"})
     );
 
-    let without = app.token().claim("scope", json!("write:messages")).sign(&app.key);
+    let without = app
+        .token()
+        .claim("scope", json!("write:messages"))
+        .sign(&app.key);
     let reply = app.get_bearer("/api/private-scoped", &without).await;
     assert_eq!(reply.status, 403, "{reply:?}");
     assert_eq!(
@@ -72,7 +78,10 @@ async fn profile_returns_identity_permissions_and_custom_claims_untouched() {
     assert_eq!(reply.body["user_id"], "auth0|user-1");
     assert_eq!(reply.body["email"], "ada@example.com");
     assert_eq!(reply.body["permissions"], json!(["read:messages"]));
-    assert_eq!(reply.body["custom_claims"]["https://myapp.example.com/roles"], roles);
+    assert_eq!(
+        reply.body["custom_claims"]["https://myapp.example.com/roles"],
+        roles
+    );
 }
 
 #[actix_web::test]
@@ -82,7 +91,10 @@ async fn protected_endpoint_needs_a_token_but_not_claims() {
     let token = app.token().sign(&app.key);
     let reply = app.get_bearer("/api/protected", &token).await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert!(reply.body["message"].as_str().unwrap().contains("protected"));
+    assert!(reply.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("protected"));
 }
 
 #[actix_web::test]

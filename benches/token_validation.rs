@@ -1,0 +1,159 @@
+//! What one token costs: validation of distinct and repeated tokens, each
+//! cheap rejection, the key lookup, and the crypto library's own RSA verify
+//! beside them, so the overhead reads as a ratio.
+//!
+//! Run: `cargo bench --bench token_validation`.
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use auth0_actix_api::auth::keys::KeySet;
+use auth0_actix_api::auth::{Algorithm, KeyCache, KeyCachePolicy, ValidationPolicy, Validator};
+use auth0_actix_api::issuer::sign_compact;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use futures_util::FutureExt;
+use josekit::jwk::alg::rsa::RsaKeyPair;
+use josekit::jwk::KeyPair;
+use josekit::jws::{JwsVerifier, RS256};
+use serde_json::{json, Value};
+
+const ISSUER: &str = "https://tenant.example/";
+const AUDIENCE: &str = "https://api.example";
+
+struct Fixture {
+    jwks: String,
+    pem: Vec<u8>,
+    public_jwk: josekit::jwk::Jwk,
+}
+
+fn fixture() -> Fixture {
+    let pair = RsaKeyPair::generate(2048).expect("key");
+    let mut public_jwk = pair.to_jwk_public_key();
+    public_jwk.set_key_id("k1");
+    public_jwk.set_algorithm("RS256");
+    let jwks = json!({"keys": [Value::Object(public_jwk.as_ref().clone())]}).to_string();
+    Fixture {
+        jwks,
+        pem: pair.to_pem_private_key(),
+        public_jwk,
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn token(f: &Fixture, claims: Value) -> String {
+    let signer = RS256.signer_from_pem(&f.pem).expect("signer");
+    sign_compact(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": "k1"}),
+        &claims,
+        &signer,
+    )
+    .expect("sign")
+}
+
+fn claims(i: usize) -> Value {
+    json!({"iss": ISSUER, "sub": format!("user-{i}"), "aud": AUDIENCE, "iat": now(), "exp": now() + 3600,
+           "scope": "read:messages", "azp": "client"})
+}
+
+fn validator(f: &Fixture, verified_cache: usize) -> Validator {
+    let (set, _) = KeySet::from_jwks(f.jwks.as_bytes(), &[Algorithm::RS256]).expect("jwks");
+    let keys = KeyCache::with_keys(KeyCachePolicy::new(ISSUER), set);
+    let mut policy = ValidationPolicy::new(ISSUER, vec![AUDIENCE.into()]);
+    policy.verified_cache_entries = verified_cache;
+    Validator::new(policy, keys)
+}
+
+fn validate(v: &Validator, token: &str) -> bool {
+    v.validate(token)
+        .now_or_never()
+        .expect("keys are local, so validation never waits")
+        .is_ok()
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    let distinct: Vec<String> = (0..1000).map(|i| token(&f, claims(i))).collect();
+    let repeated = distinct[0].clone();
+    let uncached = validator(&f, 0);
+    let cached = validator(&f, 10_000);
+
+    let mut crypto = c.benchmark_group("crypto");
+    let verifier = RS256.verifier_from_jwk(&f.public_jwk).expect("verifier");
+    let (input, signature) = repeated.rsplit_once('.').expect("three parts");
+    let signature = auth0_actix_api::auth::token::decode_segment(signature).expect("b64");
+    crypto.bench_function("rsa2048_verify_josekit", |b| {
+        b.iter(|| {
+            verifier
+                .verify(black_box(input.as_bytes()), black_box(&signature))
+                .is_ok()
+        })
+    });
+    crypto.bench_function("rsa2048_verifier_from_jwk", |b| {
+        b.iter(|| RS256.verifier_from_jwk(black_box(&f.public_jwk)).is_ok())
+    });
+    crypto.finish();
+
+    let mut valid = c.benchmark_group("validate");
+    let mut i = 0;
+    valid.bench_function("distinct_tokens", |b| {
+        b.iter(|| {
+            i = (i + 1) % distinct.len();
+            assert!(validate(&uncached, black_box(&distinct[i])));
+        })
+    });
+    assert!(validate(&cached, &repeated));
+    valid.bench_function("repeated_token_cached", |b| {
+        b.iter(|| assert!(validate(&cached, black_box(&repeated))))
+    });
+    valid.finish();
+
+    let mut reject = c.benchmark_group("reject");
+    let malformed = "eyJhbGciOiJSUzI1NiJ9.not-base64!.x";
+    let expired = token(
+        &f,
+        json!({"iss": ISSUER, "aud": AUDIENCE, "iat": now() - 7200, "exp": now() - 3600}),
+    );
+    let wrong_aud = token(
+        &f,
+        json!({"iss": ISSUER, "aud": "https://other", "iat": now(), "exp": now() + 3600}),
+    );
+    let (head, _) = repeated.rsplit_once('.').expect("three parts");
+    let bad_signature = format!(
+        "{head}.{}",
+        distinct[1].rsplit_once('.').expect("three parts").1
+    );
+    for (name, token) in [
+        ("malformed", malformed.to_owned()),
+        ("expired", expired),
+        ("wrong_audience", wrong_aud),
+        ("bad_signature", bad_signature),
+    ] {
+        reject.bench_function(name, |b| {
+            b.iter(|| assert!(!validate(&uncached, black_box(&token))))
+        });
+    }
+    reject.finish();
+
+    let (set, _) = KeySet::from_jwks(f.jwks.as_bytes(), &[Algorithm::RS256]).expect("jwks");
+    c.bench_function("keys/find_kid", |b| {
+        b.iter(|| set.find(black_box(Some("k1")), Algorithm::RS256).is_some())
+    });
+    c.bench_function("keys/current_set", |b| {
+        let keys = KeyCache::with_keys(
+            KeyCachePolicy::new(ISSUER),
+            KeySet::from_jwks(f.jwks.as_bytes(), &[Algorithm::RS256])
+                .expect("jwks")
+                .0,
+        );
+        b.iter_batched(|| (), |_| keys.current().is_some(), BatchSize::SmallInput)
+    });
+}
+
+criterion_group!(benches_group, benches);
+criterion_main!(benches_group);

@@ -1,0 +1,228 @@
+//! Prometheus metrics, kept in atomics and rendered in the text exposition
+//! format on scrape. Every label value comes from a bounded set: the matched
+//! route pattern (never the raw path), the method, the status code, and the
+//! auth outcome label. Never a token or a `sub`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::auth::KeyCache;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum in microseconds, so it fits an integer atomic.
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, latency: Duration) {
+        let seconds = latency.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+/// (route, method, status)
+type RequestKey = (String, &'static str, u16);
+
+/// The service's metrics, shared by all workers.
+#[derive(Default)]
+pub struct Metrics {
+    requests: RwLock<BTreeMap<RequestKey, Arc<AtomicU64>>>,
+    latency: RwLock<BTreeMap<String, Arc<Histogram>>>,
+    auth_outcomes: RwLock<BTreeMap<&'static str, Arc<AtomicU64>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Finds or creates the entry for `key`: a read lock on the hot path, a
+/// write lock only the first time a key is seen (the key sets are small and
+/// bounded, so that is a handful of times per process).
+fn entry<K: Ord + Clone, V: Default>(map: &RwLock<BTreeMap<K, Arc<V>>>, key: &K) -> Option<Arc<V>> {
+    if let Some(found) = map.read().ok()?.get(key) {
+        return Some(Arc::clone(found));
+    }
+    let mut map = map.write().ok()?;
+    Some(Arc::clone(map.entry(key.clone()).or_default()))
+}
+
+impl Metrics {
+    /// Records one finished request.
+    pub fn record_request(
+        &self,
+        route: &str,
+        method: &'static str,
+        status: u16,
+        latency: Duration,
+    ) {
+        if let Some(counter) = entry(&self.requests, &(route.to_owned(), method, status)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(histogram) = entry(&self.latency, &route.to_owned()) {
+            histogram.observe(latency);
+        }
+    }
+
+    /// Records the outcome of an authentication attempt (`ok`, `expired`, ...).
+    pub fn record_auth(&self, outcome: &'static str) {
+        if let Some(counter) = entry(&self.auth_outcomes, &outcome) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text exposition of everything, with the key cache's
+    /// counters read at scrape time.
+    pub fn render(&self, keys: &KeyCache) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = writeln!(
+            out,
+            "# HELP http_requests_total HTTP requests by matched route, method and status."
+        );
+        let _ = writeln!(out, "# TYPE http_requests_total counter");
+        if let Ok(requests) = self.requests.read() {
+            for ((route, method, status), count) in requests.iter() {
+                let _ = writeln!(
+                    out,
+                    "http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {}",
+                    label(route),
+                    count.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP http_request_duration_seconds Request latency by matched route."
+        );
+        let _ = writeln!(out, "# TYPE http_request_duration_seconds histogram");
+        if let Ok(latency) = self.latency.read() {
+            for (route, h) in latency.iter() {
+                let route = label(route);
+                let mut cumulative = 0;
+                for (bound, bucket) in BUCKETS.iter().zip(&h.buckets) {
+                    cumulative += bucket.load(Ordering::Relaxed);
+                    let _ = writeln!(
+                        out,
+                        "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
+                    );
+                }
+                let count = h.count.load(Ordering::Relaxed);
+                let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+                );
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
+                );
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP auth_outcomes_total Authentication and authorization outcomes by reason."
+        );
+        let _ = writeln!(out, "# TYPE auth_outcomes_total counter");
+        if let Ok(outcomes) = self.auth_outcomes.read() {
+            for (reason, count) in outcomes.iter() {
+                let _ = writeln!(
+                    out,
+                    "auth_outcomes_total{{reason=\"{reason}\"}} {}",
+                    count.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let stats = keys.stats();
+        let readiness = keys.readiness();
+        let gauges: [(&str, &str, &str, String); 6] = [
+            (
+                "jwks_discovery_requests_total",
+                "counter",
+                "OIDC discovery documents requested from the tenant.",
+                stats.discovery_requests.to_string(),
+            ),
+            (
+                "jwks_requests_total",
+                "counter",
+                "JWKS documents requested from the tenant.",
+                stats.jwks_requests.to_string(),
+            ),
+            (
+                "jwks_refresh_failures_total",
+                "counter",
+                "Key refreshes that failed.",
+                stats.failures.to_string(),
+            ),
+            (
+                "jwks_refresh_successes_total",
+                "counter",
+                "Key sets installed.",
+                stats.successes.to_string(),
+            ),
+            (
+                "jwks_key_set_age_seconds",
+                "gauge",
+                "Age of the current key set (-1 when none is loaded).",
+                readiness
+                    .key_set_age
+                    .map_or("-1".into(), |a| format!("{:.3}", a.as_secs_f64())),
+            ),
+            (
+                "jwks_ready",
+                "gauge",
+                "1 when signing keys are loaded and fresh enough.",
+                u8::from(readiness.ready).to_string(),
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+/// Label values are route patterns we defined, but escape them anyway.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A bounded method label.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}

@@ -1,0 +1,222 @@
+//! Logging (env_logger: human-readable locally, one JSON object per line in
+//! production), request ids, and the per-request log line and metrics.
+//! Nothing here ever reads the `Authorization` or `DPoP` headers or the
+//! query string, so no token can reach a log line.
+
+use std::future::{ready, Ready};
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::HttpMessage;
+use futures_util::future::LocalBoxFuture;
+use serde_json::{Map, Value};
+
+use crate::auth::{AuthError, Authenticated};
+use crate::metrics::{method_label, Metrics};
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// env_logger's human-readable lines.
+    Text,
+    /// One JSON object per line: `ts`, `level`, `target`, `message`, and the
+    /// request fields as keys.
+    Json,
+}
+
+/// Installs the global logger: `RUST_LOG` wins, else `default_level`.
+pub fn init_logging(format: LogFormat, default_level: &str) {
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level));
+    if format == LogFormat::Json {
+        builder.format(|buf, record| {
+            let mut line = Map::new();
+            line.insert(
+                "ts".into(),
+                Value::String(buf.timestamp_micros().to_string()),
+            );
+            line.insert("level".into(), Value::String(record.level().to_string()));
+            line.insert("target".into(), Value::String(record.target().to_owned()));
+            line.insert("message".into(), Value::String(record.args().to_string()));
+            let mut fields = JsonFields(&mut line);
+            let _ = record.key_values().visit(&mut fields);
+            writeln!(buf, "{}", Value::Object(line))
+        });
+    }
+    // A second init (tests, embedding) keeps the first logger.
+    let _ = builder.try_init();
+}
+
+struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for JsonFields<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let json = if let Some(n) = value.to_u64() {
+            Value::from(n)
+        } else if let Some(n) = value.to_i64() {
+            Value::from(n)
+        } else if let Some(f) = value.to_f64() {
+            Value::from(f)
+        } else {
+            Value::String(value.to_string())
+        };
+        self.0.insert(key.as_str().to_owned(), json);
+        Ok(())
+    }
+}
+
+/// The request's id: the client's valid `X-Request-Id`, or a generated one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub Arc<str>);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client's request id is used only when it is short and plain, so it is
+/// safe in logs and headers.
+fn valid_request_id(value: &HeaderValue) -> Option<&str> {
+    let id = value.to_str().ok()?;
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    ok.then_some(id)
+}
+
+fn generate_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+        // Uniqueness, not secrecy, is the point; fall back to the clock.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Middleware that assigns request ids, records metrics and writes one log
+/// line per request. Probes and scrapes log at debug, everything else at info.
+#[derive(Clone)]
+pub struct RequestTelemetry {
+    metrics: Arc<Metrics>,
+}
+
+impl RequestTelemetry {
+    /// Telemetry recording into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequestTelemetry
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = RequestTelemetryMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestTelemetryMiddleware {
+            service: Rc::new(service),
+            metrics: Arc::clone(&self.metrics),
+        }))
+    }
+}
+
+/// The service [`RequestTelemetry`] wraps around the app.
+pub struct RequestTelemetryMiddleware<S> {
+    service: Rc<S>,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestTelemetryMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let id: Arc<str> = match req.headers().get(REQUEST_ID).and_then(valid_request_id) {
+            Some(id) => Arc::from(id),
+            None => Arc::from(generate_request_id()),
+        };
+        req.extensions_mut().insert(RequestId(Arc::clone(&id)));
+        let method = method_label(req.method());
+        let service = Rc::clone(&self.service);
+        let metrics = Arc::clone(&self.metrics);
+        Box::pin(async move {
+            let mut response = service.call(req).await?;
+            let status = response.status().as_u16();
+            let route = response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into());
+            let auth = auth_outcome(&response);
+            let latency = started.elapsed();
+            metrics.record_request(&route, method, status, latency);
+            if let Some(outcome) = auth {
+                metrics.record_auth(outcome);
+            }
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(REQUEST_ID, value);
+            }
+            let level = if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
+                log::Level::Debug
+            } else {
+                log::Level::Info
+            };
+            let latency_ms = latency.as_secs_f64() * 1000.0;
+            log::log!(
+                target: "access",
+                level,
+                request_id = &*id,
+                method = method,
+                route = route.as_str(),
+                status = status,
+                latency_ms = latency_ms,
+                auth = auth.unwrap_or("-");
+                "{method} {route} {status} {latency_ms:.2}ms auth={}",
+                auth.unwrap_or("-")
+            );
+            Ok(response)
+        })
+    }
+}
+
+/// `ok` for an authenticated request, the refusal's label for a refused
+/// one, `None` where no authentication was attempted.
+fn auth_outcome<B>(response: &ServiceResponse<B>) -> Option<&'static str> {
+    if let Some(error) = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AuthError>())
+    {
+        return Some(error.label());
+    }
+    response
+        .request()
+        .extensions()
+        .get::<Authenticated>()
+        .map(|_| "ok")
+}

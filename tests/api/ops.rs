@@ -1,0 +1,531 @@
+//! What operators rely on: probes, metrics, request ids, logs that never
+//! hold a token, graceful shutdown of the real binary, and Kubernetes
+//! manifests that match the service.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use auth0_actix_api::startup::{Application, Mode};
+use serde_json::{json, Value};
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::helpers::{
+    now, spawn_app, spawn_app_for, test_settings, MockTenant, TenantMode, TestKey,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_auth0-actix-api");
+
+#[actix_web::test]
+async fn healthz_is_200_even_when_the_tenant_is_down() {
+    let tenant = MockTenant::start();
+    tenant.set_mode(TenantMode::Down);
+    let app = spawn_app_for(tenant, TestKey::rsa("key-1"), |_| {}).await;
+    let reply = app.get_with("/healthz", &[]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, json!({"status": "ok"}));
+    assert_eq!(
+        app.get_with("/readyz", &[]).await.status,
+        503,
+        "not ready without keys"
+    );
+}
+
+#[actix_web::test]
+async fn readyz_turns_200_once_keys_are_loaded() {
+    let app = spawn_app().await;
+    assert!(
+        crate::helpers::eventually(|| app.tenant.jwks_hits() == 1).await,
+        "warm-up fetch"
+    );
+    let mut ready = app.get_with("/readyz", &[]).await;
+    for _ in 0..50 {
+        if ready.status == 200 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        ready = app.get_with("/readyz", &[]).await;
+    }
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_eq!(ready.body["status"], "ready");
+}
+
+async fn scrape(app: &crate::helpers::TestApp) -> String {
+    let mut response = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
+}
+
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[actix_web::test]
+async fn metrics_count_exactly_the_requests_that_were_made() {
+    let app = spawn_app().await;
+    let valid = app.token().sign(&app.key);
+    let expired = app.token().claim("exp", json!(now() - 3600)).sign(&app.key);
+    let no_scope = app.token().sign(&app.key);
+    for _ in 0..3 {
+        assert_eq!(app.get_bearer("/api/private", &expired).await.status, 401);
+    }
+    for _ in 0..2 {
+        assert_eq!(app.get_bearer("/api/private", &valid).await.status, 200);
+    }
+    assert_eq!(app.get_with("/api/private", &[]).await.status, 401);
+    assert_eq!(
+        app.get_bearer("/api/private-scoped", &no_scope)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        app.get_with("/api/nowhere/secret-path", &[]).await.status,
+        404
+    );
+
+    let text = scrape(&app).await;
+    let expect = [
+        ("auth_outcomes_total{reason=\"expired\"}", 3.0),
+        ("auth_outcomes_total{reason=\"ok\"}", 2.0),
+        ("auth_outcomes_total{reason=\"missing\"}", 1.0),
+        ("auth_outcomes_total{reason=\"insufficient_scope\"}", 1.0),
+        (
+            "http_requests_total{route=\"/api/private\",method=\"GET\",status=\"401\"}",
+            4.0,
+        ),
+        (
+            "http_requests_total{route=\"/api/private\",method=\"GET\",status=\"200\"}",
+            2.0,
+        ),
+        (
+            "http_requests_total{route=\"/api/private-scoped\",method=\"GET\",status=\"403\"}",
+            1.0,
+        ),
+        (
+            "http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}",
+            1.0,
+        ),
+        (
+            "http_request_duration_seconds_count{route=\"/api/private\"}",
+            6.0,
+        ),
+        ("jwks_requests_total", 1.0),
+        ("jwks_discovery_requests_total", 1.0),
+        ("jwks_ready", 1.0),
+    ];
+    for (series, value) in expect {
+        assert_eq!(metric(&text, series), Some(value), "{series} in:\n{text}");
+    }
+    assert!(
+        !text.contains("secret-path"),
+        "raw paths never become labels"
+    );
+    assert!(!text.contains(&valid), "no token in metrics");
+    assert!(!text.contains("auth0|user-1"), "no sub in metrics");
+}
+
+#[actix_web::test]
+async fn metrics_can_move_to_their_own_address() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    let mut settings = test_settings(&tenant.issuer);
+    settings.metrics.address = "127.0.0.1:0".into();
+    let app = Application::build(&settings, Mode::Tenant).unwrap();
+    let (port, metrics_port) = (app.port(), app.metrics_port().expect("a metrics listener"));
+    actix_web::rt::spawn(app.run_until_stopped());
+    let client = awc::Client::default();
+    let main = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status().as_u16(), 404, "not on the API port");
+    let mut own = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status().as_u16(), 200);
+    let body = own.body().await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("# TYPE http_requests_total counter"));
+}
+
+#[actix_web::test]
+async fn request_ids_are_echoed_when_valid_and_generated_otherwise() {
+    let app = spawn_app().await;
+    let id_of = |response: &awc::ClientResponse<_>| {
+        response
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let url = format!("{}/api/public", app.address);
+    let echoed = app
+        .client
+        .get(&url)
+        .insert_header(("X-Request-Id", "abc-123.def_4"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&echoed).as_deref(), Some("abc-123.def_4"));
+
+    let generated = app.client.get(&url).send().await.unwrap();
+    let id = id_of(&generated).expect("an id");
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+
+    let replaced = app
+        .client
+        .get(&url)
+        .insert_header(("X-Request-Id", "bad id with spaces"))
+        .send()
+        .await
+        .unwrap();
+    let id = id_of(&replaced).expect("an id");
+    assert_ne!(id, "bad id with spaces");
+    assert_eq!(id.len(), 32);
+}
+
+/// The real binary in `serve` mode against `tenant`, logs captured.
+fn serve(tenant: &MockTenant, port: u16, extra_env: &[(&str, &str)]) -> Child {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("AUTH0_ISSUER_BASE_URL", &tenant.issuer)
+        .env("AUTH0_AUDIENCE", crate::helpers::AUDIENCE)
+        .env("PORT", port.to_string())
+        .envs(extra_env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_until_listening(port: u16) {
+    for _ in 0..250 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the server did not start on port {port}");
+}
+
+fn terminate(child: &Child) {
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "kill -TERM");
+}
+
+#[actix_web::test]
+async fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    // Keys take 2 x 700 ms to arrive, so the first request is in flight for a while.
+    tenant.set_mode(TenantMode::Slow(Duration::from_millis(700)));
+    let port = free_port();
+    let mut child = serve(&tenant, port, &[("RUST_LOG", "info")]);
+    wait_until_listening(port).await;
+
+    let token = tenant.token(&key).sign(&key);
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .finish();
+    let in_flight = client
+        .get(format!("http://127.0.0.1:{port}/api/private"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send();
+    let in_flight =
+        actix_web::rt::spawn(async move { in_flight.await.map(|r| r.status().as_u16()) });
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    terminate(&child);
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "new connections are refused after SIGTERM"
+    );
+    let status = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(status, 200, "the in-flight request completed");
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0), "exit status");
+}
+
+#[actix_web::test]
+async fn readiness_turns_503_as_soon_as_shutdown_starts() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    let port = free_port();
+    let mut child = serve(&tenant, port, &[("APP_SHUTDOWN__DRAIN_DELAY_SECS", "2")]);
+    wait_until_listening(port).await;
+    let client = awc::Client::default();
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let mut status = 0;
+    for _ in 0..100 {
+        status = client.get(&url).send().await.unwrap().status().as_u16();
+        if status == 200 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200, "ready before shutdown");
+    terminate(&child);
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let mut response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 503, "draining");
+    let body: Value = serde_json::from_slice(&response.body().await.unwrap()).unwrap();
+    assert_eq!(body["reason"], "shutting down");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[actix_web::test]
+async fn logs_are_json_lines_and_never_hold_a_token() {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    let other = TestKey::other_rsa("key-1");
+    tenant.publish(&[&key]);
+    let port = free_port();
+    let mut child = serve(
+        &tenant,
+        port,
+        &[("APP_LOGGING__FORMAT", "json"), ("RUST_LOG", "debug")],
+    );
+    wait_until_listening(port).await;
+
+    let valid = tenant
+        .token(&key)
+        .claim("scope", json!("read:messages"))
+        .sign(&key);
+    let expired = tenant
+        .token(&key)
+        .claim("exp", json!(now() - 3600))
+        .sign(&key);
+    let forged = tenant.token(&key).sign(&other);
+    let unscoped = tenant.token(&key).sign(&key);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = awc::Client::default();
+    let secrets = [
+        valid.clone(),
+        expired.clone(),
+        forged.clone(),
+        unscoped.clone(),
+        "garbage-token-value".into(),
+    ];
+    let attempts: Vec<(String, Vec<(&str, String)>)> = vec![
+        (
+            "/api/private".into(),
+            vec![("Authorization", format!("Bearer {valid}"))],
+        ),
+        (
+            "/api/private".into(),
+            vec![("Authorization", format!("Bearer {expired}"))],
+        ),
+        (
+            "/api/private".into(),
+            vec![("Authorization", format!("Bearer {forged}"))],
+        ),
+        (
+            "/api/private".into(),
+            vec![("Authorization", "Bearer garbage-token-value".into())],
+        ),
+        (
+            "/api/private-scoped".into(),
+            vec![("Authorization", format!("Bearer {unscoped}"))],
+        ),
+        (format!("/api/private?access_token={valid}"), vec![]),
+        (
+            "/api/private".into(),
+            vec![("Authorization", format!("Basic {valid}"))],
+        ),
+        (
+            "/api/private".into(),
+            vec![
+                ("Authorization", format!("Bearer {valid}")),
+                ("Authorization", format!("Bearer {expired}")),
+            ],
+        ),
+        (
+            "/api/private".into(),
+            vec![
+                ("Authorization", format!("DPoP {valid}")),
+                ("DPoP", valid.clone()),
+            ],
+        ),
+        (
+            "/api/nowhere".into(),
+            vec![("Authorization", format!("Bearer {valid}"))],
+        ),
+    ];
+    for (path, headers) in &attempts {
+        let mut request = client.get(format!("{base}{path}"));
+        for (name, value) in headers {
+            request = request.append_header((*name, value.as_str()));
+        }
+        let status = request.send().await.unwrap().status().as_u16();
+        assert!(status < 500, "{path}: {status}");
+    }
+    terminate(&child);
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    let lines: Vec<&str> = logs.lines().collect();
+    assert!(
+        lines.len() >= attempts.len(),
+        "one line per request at least:\n{logs}"
+    );
+    let mut access = 0;
+    for line in &lines {
+        let entry: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        for field in ["ts", "level", "target", "message"] {
+            assert!(entry.get(field).is_some(), "{field} missing: {line}");
+        }
+        if entry["target"] == "access" {
+            access += 1;
+            for field in [
+                "request_id",
+                "method",
+                "route",
+                "status",
+                "latency_ms",
+                "auth",
+            ] {
+                assert!(entry.get(field).is_some(), "{field} missing: {line}");
+            }
+        }
+    }
+    assert_eq!(access, attempts.len(), "one access line per request");
+    for secret in &secrets {
+        let signature = secret.rsplit('.').next().unwrap();
+        assert!(!logs.contains(signature), "a token leaked into the logs");
+    }
+    assert!(
+        !logs.to_ascii_lowercase().contains("authorization:"),
+        "no Authorization header in the logs"
+    );
+}
+
+fn load_yaml(name: &str) -> Yaml {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/kubernetes")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    YamlLoader::load_from_str(&text).unwrap().remove(0)
+}
+
+#[actix_web::test]
+async fn kubernetes_manifests_match_the_service() {
+    let deployment = load_yaml("deployment.yaml");
+    let service = load_yaml("service.yaml");
+    let config = load_yaml("configmap.yaml");
+    let secret = load_yaml("secret.yaml");
+    let spec = &deployment["spec"]["template"]["spec"];
+    let container = &spec["containers"][0];
+
+    assert_eq!(deployment["spec"]["replicas"].as_i64(), Some(2));
+    assert_eq!(
+        spec["securityContext"]["runAsNonRoot"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        container["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"][0].as_str(),
+        Some("ALL")
+    );
+    assert!(container["resources"]["limits"]["memory"]
+        .as_str()
+        .is_some());
+    assert!(container["resources"]["requests"]["cpu"].as_str().is_some());
+
+    // The probes name the container's port, which is the port the service listens on.
+    let port = container["ports"][0]["containerPort"].as_i64().unwrap();
+    let port_name = container["ports"][0]["name"].as_str().unwrap();
+    assert_eq!(
+        config["data"]["PORT"].as_str(),
+        Some(port.to_string().as_str())
+    );
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"].as_str(),
+        Some(port_name)
+    );
+    let liveness = &container["livenessProbe"]["httpGet"];
+    let readiness = &container["readinessProbe"]["httpGet"];
+    assert_eq!(liveness["port"].as_str(), Some(port_name));
+    assert_eq!(readiness["port"].as_str(), Some(port_name));
+
+    // The production settings, as the ConfigMap and Secret set them.
+    let mut env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for source in [&config["data"], &secret["stringData"]] {
+        for (k, v) in source.as_hash().unwrap() {
+            env.insert(k.as_str().unwrap().into(), v.as_str().unwrap().into());
+        }
+    }
+    let settings = auth0_actix_api::settings::Settings::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(settings.environment, "production");
+    assert_eq!(i64::from(settings.application.port), port);
+    assert_eq!(settings.application.host, "0.0.0.0");
+    settings
+        .tenant_issuer()
+        .expect("the ConfigMap's AUTH0_DOMAIN is a valid setting");
+    let grace = spec["terminationGracePeriodSeconds"].as_i64().unwrap();
+    let needed = settings.shutdown.grace_secs + settings.shutdown.drain_delay_secs;
+    assert!(
+        grace > needed as i64,
+        "terminationGracePeriodSeconds {grace} must exceed {needed}"
+    );
+
+    // And the probe paths are real, unauthenticated routes of the service.
+    let app = spawn_app().await;
+    for path in [
+        liveness["path"].as_str().unwrap(),
+        readiness["path"].as_str().unwrap(),
+    ] {
+        let mut status = 0;
+        for _ in 0..100 {
+            status = app.get_with(path, &[]).await.status;
+            if status == 200 {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(status, 200, "{path}");
+    }
+}
