@@ -1,6 +1,8 @@
 //! Command-line parsing: `serve` (default), `dev`, `token`, `inspect`,
 //! `healthcheck`. Bad arguments are one line of error, never a panic.
 
+use std::path::PathBuf;
+
 use serde_json::{Map, Value};
 
 use crate::issuer::TokenSpec;
@@ -21,6 +23,8 @@ pub enum Command {
     },
     /// Call the local `/healthz` and exit 0 or 1.
     Healthcheck,
+    /// Print a DPoP proof for one request.
+    Proof(ProofArgs),
     /// Print usage.
     Help,
 }
@@ -42,6 +46,23 @@ pub struct TokenArgs {
     pub audience: Option<String>,
     /// `--count`: how many tokens to print, one per line (for load tests).
     pub count: usize,
+    /// `--dpop-key FILE`: bind the token to this DPoP key (`cnf.jkt`).
+    pub dpop_key: Option<PathBuf>,
+}
+
+/// Arguments of `proof`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProofArgs {
+    /// `--key FILE`: the client's DPoP key (created on first use).
+    pub key: PathBuf,
+    /// `--url`: the request URL (`htu`).
+    pub url: String,
+    /// `--method`: the request method (`htm`), default GET.
+    pub method: String,
+    /// `--token`: the access token, for `ath`.
+    pub token: Option<String>,
+    /// `--nonce`: the server's `DPoP-Nonce`.
+    pub nonce: Option<String>,
 }
 
 impl TokenArgs {
@@ -67,7 +88,9 @@ commands:
   dev          serve the API with a local issuer on loopback and print curl commands to try it
   token        print a token from the local issuer:
                  [--sub ID] [--scope \"a b\"] [--permissions a,b] [--claim key=json]...
-                 [--expires-in 15m] [--aud AUDIENCE] [--count N]
+                 [--expires-in 15m] [--aud AUDIENCE] [--count N] [--dpop-key FILE]
+  proof        print a DPoP proof for one request:
+                 --url URL [--method GET] [--token TOKEN] [--nonce NONCE] [--key FILE]
   inspect      decode a token (argument or stdin) and explain every check
   healthcheck  call the local /healthz; exit 0 when healthy, 1 otherwise
   help         print this text";
@@ -85,6 +108,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "serve" => no_more("serve").map(|_| Command::Serve),
         "dev" => no_more("dev").map(|_| Command::Dev),
         "healthcheck" => no_more("healthcheck").map(|_| Command::Healthcheck),
+        "proof" => parse_proof(rest).map(Command::Proof),
         "help" | "--help" | "-h" => Ok(Command::Help),
         "token" => parse_token(rest).map(Command::Token),
         "inspect" => match rest {
@@ -109,6 +133,7 @@ fn parse_token(args: &[String]) -> Result<TokenArgs, String> {
         expires_in: None,
         audience: None,
         count: 1,
+        dpop_key: None,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -142,6 +167,7 @@ fn parse_token(args: &[String]) -> Result<TokenArgs, String> {
             }
             "--expires-in" => out.expires_in = Some(parse_duration(&value()?)?),
             "--aud" => out.audience = Some(value()?),
+            "--dpop-key" => out.dpop_key = Some(PathBuf::from(value()?)),
             "--count" => {
                 let text = value()?;
                 out.count = text
@@ -158,6 +184,42 @@ fn parse_token(args: &[String]) -> Result<TokenArgs, String> {
                 ))
             }
         }
+    }
+    Ok(out)
+}
+
+/// The default DPoP key file of `token --dpop-key` and `proof`.
+pub const DEFAULT_DPOP_KEY: &str = ".dev/dpop-client-key.pem";
+
+fn parse_proof(args: &[String]) -> Result<ProofArgs, String> {
+    let mut out = ProofArgs {
+        key: PathBuf::from(DEFAULT_DPOP_KEY),
+        url: String::new(),
+        method: "GET".into(),
+        token: None,
+        nonce: None,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .cloned()
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--key" => out.key = PathBuf::from(value),
+            "--url" => out.url = value,
+            "--method" => out.method = value,
+            "--token" => out.token = Some(value),
+            "--nonce" => out.nonce = Some(value),
+            other => {
+                return Err(format!(
+                    "unknown flag {other:?} for `proof`; run `help` for the flags"
+                ))
+            }
+        }
+    }
+    if !(out.url.starts_with("http://") || out.url.starts_with("https://")) {
+        return Err("`proof` needs --url with the full request URL, e.g. --url http://127.0.0.1:8080/api/private".into());
     }
     Ok(out)
 }

@@ -55,14 +55,10 @@ impl LocalIssuer {
         issuer: String,
         audience: String,
     ) -> anyhow::Result<Self> {
-        let pem = match fs::read(key_file) {
-            Ok(pem) => pem,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(key_file)?,
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read dev.key_file {}", key_file.display()))
-            }
-        };
+        let pem = load_or_create_pem(key_file, "dev.key_file", || {
+            let pair = RsaKeyPair::generate(2048).context("cannot generate an RSA key")?;
+            Ok(pair.to_pem_private_key())
+        })?;
         let pair = RsaKeyPair::from_pem(&pem).with_context(|| {
             format!(
                 "dev.key_file {} is not an RSA private key in PEM; delete it to have a new one created",
@@ -177,30 +173,41 @@ pub fn sign_compact(
     Ok(input)
 }
 
-fn create_key(key_file: &Path) -> anyhow::Result<Vec<u8>> {
-    let pair = RsaKeyPair::generate(2048).context("cannot generate an RSA key")?;
-    let pem = pair.to_pem_private_key();
-    if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+/// Reads the private key PEM at `path` (named `setting` in errors), or
+/// creates it with `generate` (mode 0600) when it does not exist yet.
+pub fn load_or_create_pem(
+    path: &Path,
+    setting: &str,
+    generate: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<Vec<u8>> {
+    match fs::read(path) {
+        Ok(pem) => return Ok(pem),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {setting} {}", path.display()))
+        }
+    }
+    let pem = generate()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {} for dev.key_file", dir.display()))?;
+            .with_context(|| format!("cannot create {} for {setting}", dir.display()))?;
     }
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(key_file) {
+    match options.open(path) {
         Ok(mut file) => {
             file.write_all(&pem)
-                .with_context(|| format!("cannot write dev.key_file {}", key_file.display()))?;
-            log::info!("created the local issuer's key in {}", key_file.display());
+                .with_context(|| format!("cannot write {setting} {}", path.display()))?;
+            log::info!("created a new key in {}", path.display());
             Ok(pem)
         }
         // Another process (say `token` beside `dev`) created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fs::read(key_file)
-            .with_context(|| format!("cannot read dev.key_file {}", key_file.display())),
-        Err(e) => {
-            Err(e).with_context(|| format!("cannot create dev.key_file {}", key_file.display()))
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::read(path).with_context(|| format!("cannot read {setting} {}", path.display()))
         }
+        Err(e) => Err(e).with_context(|| format!("cannot create {setting} {}", path.display())),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod cors;
 pub mod dev;
+pub mod dpop_client;
 pub mod healthcheck;
 pub mod inspect;
 pub mod issuer;

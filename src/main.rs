@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use auth0_actix_api::cli::{self, Command};
+use auth0_actix_api::dpop_client::ClientKey;
 use auth0_actix_api::issuer::LocalIssuer;
 use auth0_actix_api::settings::{self, Settings};
 use auth0_actix_api::startup::{local_issuer_url, Application, Mode};
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
             inspect::run(&s, token.trim())
         }),
         Command::Healthcheck => load(&env).map(|s| healthcheck::run(&s)),
+        Command::Proof(args) => proof(&args),
     };
     match outcome {
         Ok(code) => code,
@@ -100,11 +102,28 @@ fn token(settings: &Settings, args: &cli::TokenArgs) -> anyhow::Result<ExitCode>
         settings.dev.audience.clone(),
     )?;
     let lifetime = i64::try_from(settings.dev.token_lifetime_secs).unwrap_or(3600);
-    let spec = args.spec(lifetime);
+    let mut spec = args.spec(lifetime);
+    if let Some(path) = &args.dpop_key {
+        let key = ClientKey::load_or_create(path)?;
+        spec.claims
+            .insert("cnf".into(), serde_json::json!({ "jkt": key.jkt() }));
+    }
     let mut out = std::io::stdout().lock();
     for _ in 0..args.count {
         writeln!(out, "{}", issuer.mint(&spec)?).context("cannot write to standard output")?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn proof(args: &cli::ProofArgs) -> anyhow::Result<ExitCode> {
+    let key = ClientKey::load_or_create(&args.key)?;
+    let proof = key.proof(
+        &args.method,
+        &args.url,
+        args.token.as_deref(),
+        args.nonce.as_deref(),
+    )?;
+    println!("{proof}");
     Ok(ExitCode::SUCCESS)
 }
 

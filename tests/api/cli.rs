@@ -326,3 +326,55 @@ fn the_dev_key_is_kept_so_tokens_survive_restarts() {
     assert_eq!(kid(&first), kid(&second), "same key across runs");
     assert!(dir.path().join(".dev/issuer-key.pem").exists());
 }
+
+#[actix_web::test]
+async fn a_dpop_bound_token_and_proof_from_the_cli_are_accepted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_dev, _) = start_dev(dir.path(), port);
+    let key = dir.path().join("client.pem");
+    let key = key.to_str().unwrap();
+    let out = run(dir.path(), port, &["token", "--dpop-key", key]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    let jkt = claims_of(&token)["cnf"]["jkt"]
+        .as_str()
+        .expect("cnf.jkt")
+        .to_owned();
+    assert_eq!(jkt.len(), 43, "a SHA-256 thumbprint");
+
+    let url = format!("http://127.0.0.1:{port}/api/private");
+    let out = run(
+        dir.path(),
+        port,
+        &["proof", "--key", key, "--url", &url, "--token", &token],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let proof = text(&out.stdout).trim().to_owned();
+
+    let client = awc::Client::default();
+    let send = || {
+        client
+            .get(&url)
+            .insert_header(("Authorization", format!("DPoP {token}")))
+            .insert_header(("DPoP", proof.clone()))
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status().as_u16(), 200, "first use");
+    let replay = send().await.unwrap();
+    assert_eq!(replay.status().as_u16(), 401, "second use");
+    let challenge = replay
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        challenge.starts_with("DPoP error=\"invalid_dpop_proof\""),
+        "{challenge}"
+    );
+
+    let out = run(dir.path(), port, &["proof", "--url", "not-a-url"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--url"), "{}", text(&out.stderr));
+}

@@ -529,3 +529,10 @@ async fn kubernetes_manifests_match_the_service() {
         assert_eq!(status, 200, "{path}");
     }
 }
+
+#[actix_web::test]
+async fn metrics_can_be_turned_off() {
+    let app = crate::helpers::spawn_app_with(|s| s.metrics.enabled = false).await;
+    assert_eq!(app.get_with("/metrics", &[]).await.status, 404);
+    assert_eq!(app.get_with("/healthz", &[]).await.status, 200);
+}
