@@ -4,7 +4,7 @@
 # second and p50/p99 latency per scenario, each scenario's throughput as a
 # ratio of /api/public in the same run, and the server's resident memory.
 #
-#   scripts/load.sh [SECONDS_PER_SCENARIO]      (default 10; CONNS=64 by default)
+#   scripts/load.sh [SECONDS_PER_RUN]     (default 10; CONNS=64, ROUNDS=3 by default)
 #
 # Installs wrk from Debian when it is missing. Every wrk run is bounded by
 # its duration; the server is stopped on exit.
@@ -13,42 +13,54 @@ cd "$(dirname "$0")/.."
 
 duration=${1:-10}
 conns=${CONNS:-64}
+rounds=${ROUNDS:-3}
 command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends wrk; }
 command -v taskset >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends util-linux; }
 cargo build -q --release --bin auth0-actix-api
 bin=target/release/auth0-actix-api
 
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export PORT=$port APP_DEV__KEY_FILE="$work/key.pem" RUST_LOG=warn APP_APPLICATION__WORKERS=1
-taskset -c 0 "$bin" dev >"$work/dev.out" 2>"$work/dev.err" &
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+port_nocache=$(free_port)
+export APP_DEV__KEY_FILE="$work/key.pem" RUST_LOG=warn APP_APPLICATION__WORKERS=1
+"$bin" token >/dev/null  # creates the key before two servers race for it
+PORT=$port taskset -c 0 "$bin" dev >"$work/dev.out" 2>"$work/dev.err" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do grep -q '^curl' "$work/dev.out" 2>/dev/null && break; sleep 0.1; done
+# The same server with the verified-token cache off: every request pays its
+# signature check, which is what the "distinct tokens" target is about.
+PORT=$port_nocache APP_VALIDATION__VERIFIED_CACHE_ENTRIES=0 taskset -c 0 "$bin" dev >"$work/dev2.out" 2>&1 &
+pid2=$!
+trap 'kill $pid $pid2 2>/dev/null; wait $pid $pid2 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do grep -q '^curl' "$work/dev.out" 2>/dev/null && grep -q '^curl' "$work/dev2.out" 2>/dev/null && break; sleep 0.1; done
 base="http://127.0.0.1:$port"
 
-# Tokens: 1,000 distinct ones with read:messages, one without, a forged one
-# (a valid header and payload under another token's signature), garbage.
-"$bin" token --count 1000 --scope read:messages >"$work/tokens.txt"
+# Tokens: 1,000 distinct ones with read:messages (for each server's issuer
+# URL, which names its port), one without, a forged one (a valid header and
+# payload under another token's signature), garbage.
+PORT=$port "$bin" token --count 1000 --scope read:messages >"$work/tokens.txt"
+PORT=$port_nocache "$bin" token --count 1000 --scope read:messages >"$work/tokens2.txt"
 one=$(head -n 1 "$work/tokens.txt")
 other=$(sed -n 2p "$work/tokens.txt")
-noscope=$("$bin" token)
+noscope=$(PORT=$port "$bin" token)
 forged="${one%.*}.${other##*.}"
 
-# A wrk script that sends the tokens of a file in turn and prints a result line.
+# A wrk script that prints one parseable result line.
 cat >"$work/report.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %.1f %.3f %.3f %d\n",
     summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 LUA
-cat >"$work/rotate.lua" <<LUA
+# wrk scripts that send the tokens of a file in turn.
+for f in tokens tokens2; do
+  cat >"$work/rotate_$f.lua" <<LUA
 local tokens = {}
 local i = 0
 init = function(args)
-  for line in io.lines("$work/tokens.txt") do tokens[#tokens + 1] = line end
+  for line in io.lines("$work/$f.txt") do tokens[#tokens + 1] = line end
 end
 request = function()
   i = i % #tokens + 1
@@ -56,46 +68,55 @@ request = function()
 end
 $(cat "$work/report.lua")
 LUA
+done
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
 
-# run NAME PATH [HEADER] [SCRIPT] [CONNECTIONS]: one bounded wrk run on core 1.
+# run NAME URL [HEADER] [SCRIPT] [CONNECTIONS]: one bounded wrk run on core 1;
+# appends "rps p50 p99 errors rss" to $work/res.NAME.
 run() {
-  local name=$1 path=$2 header=${3:-} script=${4:-$work/report.lua} c=${5:-$conns}
+  local name=$1 url=$2 header=${3:-} script=${4:-$work/report.lua} c=${5:-$conns}
   local args=(-t1 "-c$c" "-d${duration}s" --latency -s "$script")
   [ -n "$header" ] && args+=(-H "$header")
-  taskset -c 1 wrk "${args[@]}" "$base$path" | awk -v n="$name" '/^RESULT/ {print n, $2, $3, $4, $5}'
+  taskset -c 1 wrk "${args[@]}" "$url" | awk -v m="$(rss_kb)" '/^RESULT/ {print $2, $3, $4, $5, m}' >>"$work/res.$name"
 }
 
+scenarios=(public private_one_token private_1000_tokens private_1000_tokens_uncached bad_signature missing_token scoped_without_permission)
 idle=$(rss_kb)
-results=()
-results+=("$(run public /api/public) $(rss_kb)")
-results+=("$(run private_one_token /api/private "Authorization: Bearer $one") $(rss_kb)")
-results+=("$(run private_1000_tokens /api/private "" "$work/rotate.lua") $(rss_kb)")
-results+=("$(run bad_signature /api/private "Authorization: Bearer $forged") $(rss_kb)")
-results+=("$(run missing_token /api/private) $(rss_kb)")
-results+=("$(run scoped_without_permission /api/private-scoped "Authorization: Bearer $noscope") $(rss_kb)")
-
-# Bad input must not hurt good clients: valid clients alone, then the same
-# valid clients while as many connections send garbage.
-half=$((conns / 2))
-clean=$(run valid_alone /api/private "" "$work/rotate.lua" "$half")
-run garbage /api/private "Authorization: Bearer garbage.garbage.garbage" "" "$half" >"$work/garbage.txt" &
-mixed=$(run valid_with_garbage /api/private "" "$work/rotate.lua" "$half")
-wait $!
-results+=("$clean $(rss_kb)" "$mixed $(rss_kb)" "$(cat "$work/garbage.txt") $(rss_kb)")
-
-public_rps=$(awk '{print $2}' <<<"${results[0]}")
-printf '\n%s s per scenario, %s connections, server: 1 worker on core 0, wrk on core 1\n\n' "$duration" "$conns"
-printf '| %-26s | %10s | %8s | %8s | %9s | %7s | %7s |\n' scenario req/s "p50 ms" "p99 ms" "vs public" errors "RSS MB"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..28})" "------------" "----------" "----------" "-----------" "---------" "---------"
-for line in "${results[@]}"; do
-  read -r name rps p50 p99 errors rss <<<"$line"
-  awk -v n="$name" -v r="$rps" -v a="$p50" -v b="$p99" -v e="$errors" -v m="$rss" -v p="$public_rps" \
-    'BEGIN { printf "| %-26s | %10.0f | %8.2f | %8.2f | %8.0f%% | %7d | %7.1f |\n", n, r, a, b, 100 * r / p, e, m / 1024 }'
+# Rounds interleave the scenarios, and each figure is the median of its
+# rounds: on a shared machine, throughput drifts over minutes.
+for round in $(seq 1 "$rounds"); do
+  run public "$base/api/public"
+  run private_one_token "$base/api/private" "Authorization: Bearer $one"
+  run private_1000_tokens "$base/api/private" "" "$work/rotate_tokens.lua"
+  run private_1000_tokens_uncached "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua"
+  run bad_signature "$base/api/private" "Authorization: Bearer $forged"
+  run missing_token "$base/api/private"
+  run scoped_without_permission "$base/api/private-scoped" "Authorization: Bearer $noscope"
+  # Bad input must not hurt good clients: valid clients alone, then the same
+  # valid clients while as many connections send garbage (uncached server, so
+  # valid requests pay their signature check).
+  half=$((conns / 2))
+  run valid_alone "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half"
+  run garbage "http://127.0.0.1:$port_nocache/api/private" "Authorization: Bearer garbage.garbage.garbage" "" "$half" &
+  run valid_with_garbage "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half"
+  wait $!
 done
-clean_p99=$(awk '{print $4}' <<<"$clean")
-mixed_p99=$(awk '{print $4}' <<<"$mixed")
-awk -v c="$clean_p99" -v m="$mixed_p99" 'BEGIN { printf "\nvalid-token p99 with 50%% garbage vs alone: %.2fx\n", m / c }'
-printf 'resident memory: idle %.1f MB, peak %.1f MB\n' "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb)" 'BEGIN{print k/1024}')"
+
+# median FILE COLUMN
+median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
+public_rps=$(median "$work/res.public" 1)
+printf '\n%s rounds of %s s per scenario, %s connections (garbage mix: %s + %s); server: 1 worker on core 0, wrk on core 1; medians\n\n' \
+  "$rounds" "$duration" "$conns" "$((conns / 2))" "$((conns / 2))"
+printf '| %-30s | %9s | %7s | %7s | %9s | %7s |\n' scenario req/s "p50 ms" "p99 ms" "vs public" "RSS MB"
+printf '|%s|%s|%s|%s|%s|%s|\n' "--------------------------------" "-----------" "---------" "---------" "-----------" "---------"
+for name in "${scenarios[@]}" valid_alone valid_with_garbage garbage; do
+  f="$work/res.$name"
+  awk -v n="$name" -v r="$(median "$f" 1)" -v a="$(median "$f" 2)" -v b="$(median "$f" 3)" -v m="$(median "$f" 5)" -v p="$public_rps" \
+    'BEGIN { printf "| %-30s | %9.0f | %7.2f | %7.2f | %8.0f%% | %7.1f |\n", n, r, a, b, 100 * r / p, m / 1024 }'
+done
+awk -v c="$(median "$work/res.valid_alone" 3)" -v m="$(median "$work/res.valid_with_garbage" 3)" \
+  'BEGIN { printf "\nvalid-token p99 with 50%% garbage beside it vs alone: %.2fx\n", m / c }'
+printf 'resident memory of the server: idle %.1f MB, peak %.1f MB\n' \
+  "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb)" 'BEGIN{print k/1024}')"

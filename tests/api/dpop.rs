@@ -18,7 +18,9 @@ use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use serde_json::{json, Map, Value};
 
-use crate::helpers::{b64, now, spawn_app, spawn_app_with, test_settings, MockTenant, TestApp};
+use crate::helpers::{
+    b64, now, spawn_app, spawn_app_with, test_settings, MockTenant, Reply, TestApp,
+};
 
 const PRIVATE: &str = "/api/private";
 const SCOPED: &str = "/api/private-scoped";
@@ -180,40 +182,9 @@ impl Proof {
     }
 }
 
-/// The response parts DPoP tests assert on.
-#[derive(Debug)]
-struct DpopReply {
-    status: u16,
-    www_authenticate: Option<String>,
-    dpop_nonce: Option<String>,
-    body: Value,
-}
-
 /// GET `path` with exactly these headers.
-async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> DpopReply {
-    let mut request = app.client.get(format!("{}{path}", app.address));
-    for (name, value) in headers {
-        request = request.append_header((*name, *value));
-    }
-    let mut response = request.send().await.expect("request failed");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
-    let www_authenticate = header("www-authenticate");
-    let dpop_nonce = header("dpop-nonce");
-    let status = response.status().as_u16();
-    let bytes = response.body().limit(1 << 20).await.expect("body failed");
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    DpopReply {
-        status,
-        www_authenticate,
-        dpop_nonce,
-        body,
-    }
+async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Reply {
+    app.get_with(path, headers).await
 }
 
 /// GET `path` with `Authorization: DPoP <token>` and `DPoP: <proof>`, plus `extra`.
@@ -223,7 +194,7 @@ async fn get_dpop(
     token: &str,
     proof: &str,
     extra: &[(&str, &str)],
-) -> DpopReply {
+) -> Reply {
     let authorization = format!("DPoP {token}");
     let mut headers = vec![("Authorization", authorization.as_str()), ("DPoP", proof)];
     headers.extend_from_slice(extra);
@@ -253,7 +224,7 @@ fn proof_for(app: &TestApp, key: &ProofKey, path: &str, token: &str) -> Proof {
 }
 
 /// Asserts a 200 from `/api/private` with its exact body and no challenge.
-fn assert_accepted(reply: &DpopReply, case: &str) {
+fn assert_accepted(reply: &Reply, case: &str) {
     assert_eq!(
         reply.status, 200,
         "{case}: should be accepted, got {reply:?}"
@@ -272,7 +243,7 @@ fn assert_accepted(reply: &DpopReply, case: &str) {
 /// Asserts an error in the DPoP challenge: status, exact challenge with
 /// `algs`, and the same code and description as the JSON body.
 fn assert_dpop_error(
-    reply: &DpopReply,
+    reply: &Reply,
     status: u16,
     code: &str,
     description: &str,
@@ -295,12 +266,12 @@ fn assert_dpop_error(
 }
 
 /// Asserts a 401 `invalid_dpop_proof` with `description` (default algs).
-fn assert_invalid_proof(reply: &DpopReply, description: &str, case: &str) {
+fn assert_invalid_proof(reply: &Reply, description: &str, case: &str) {
     assert_dpop_error(reply, 401, "invalid_dpop_proof", description, "ES256", case);
 }
 
 /// Asserts a 401 with the bare challenge `challenge` and no error code.
-fn assert_bare(reply: &DpopReply, challenge: &str, case: &str) {
+fn assert_bare(reply: &Reply, challenge: &str, case: &str) {
     assert_eq!(reply.status, 401, "{case}: status, got {reply:?}");
     assert_eq!(
         reply.www_authenticate.as_deref(),
@@ -800,9 +771,10 @@ async fn malformed_proofs_are_401_never_500() {
             .get("www-authenticate")
             .map(|v| v.to_str().unwrap().to_owned());
         let body: Value = response.json().await.unwrap();
-        let reply = DpopReply {
+        let reply = Reply {
             status,
             www_authenticate: challenge,
+            retry_after: None,
             dpop_nonce: None,
             body,
         };

@@ -319,6 +319,7 @@ pub struct Reply {
     pub status: u16,
     pub www_authenticate: Option<String>,
     pub retry_after: Option<String>,
+    pub dpop_nonce: Option<String>,
     pub body: Value,
 }
 
@@ -338,6 +339,7 @@ impl TestApp {
         };
         let www_authenticate = header("www-authenticate");
         let retry_after = header("retry-after");
+        let dpop_nonce = header("dpop-nonce");
         let status = response.status().as_u16();
         let bytes = response.body().limit(1 << 20).await.expect("body failed");
         let body = if bytes.is_empty() {
@@ -350,6 +352,7 @@ impl TestApp {
             status,
             www_authenticate,
             retry_after,
+            dpop_nonce,
             body,
         }
     }
