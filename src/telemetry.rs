@@ -6,7 +6,8 @@
 use std::future::{ready, Ready};
 use std::io::Write;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
@@ -92,17 +93,33 @@ fn valid_request_id(value: &HeaderValue) -> Option<&str> {
     ok.then_some(id)
 }
 
+/// A process-unique id: a random 64-bit prefix drawn once, then a counter.
+/// Ids must be unique, not secret, so a CSPRNG draw per request (which
+/// takes OpenSSL's DRBG lock) is not needed.
 fn generate_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    if openssl::rand::rand_bytes(&mut bytes).is_err() {
-        // Uniqueness, not secrecy, is the point; fall back to the clock.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        bytes = nanos.to_le_bytes();
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if openssl::rand::rand_bytes(&mut bytes).is_err() {
+            // Fall back to the clock: still distinct between processes.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            bytes = (nanos as u64).to_le_bytes();
+        }
+        u64::from_le_bytes(bytes)
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut id = String::with_capacity(32);
+    for value in [prefix, count] {
+        for shift in (0..16).rev() {
+            let nibble = ((value >> (shift * 4)) & 0xf) as u8;
+            id.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+        }
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    id
 }
 
 /// Middleware that assigns request ids, records metrics and writes one log
