@@ -36,9 +36,12 @@ fn main() -> ExitCode {
         Command::Serve | Command::Dev => "info",
         _ => "warn",
     };
-    // The log format comes from the settings; a settings error is printed
-    // below as one line, so text logging is the fallback.
-    let format = Settings::load(&settings::config_dir(&env), &env)
+    // Settings are read once, before logging starts, since they name the log
+    // format; an error is printed below as one line, so text logging is the
+    // fallback until then.
+    let settings = Settings::load(&settings::config_dir(&env), &env).map_err(anyhow::Error::from);
+    let format = settings
+        .as_ref()
         .map(|s| s.logging.format)
         .unwrap_or(LogFormat::Text);
     telemetry::init_logging(format, default_level);
@@ -48,17 +51,17 @@ fn main() -> ExitCode {
             println!("{}", cli::USAGE);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve => load(&env).and_then(|s| serve(s, Mode::Tenant)),
-        Command::Dev => load(&env).and_then(|s| serve(s, Mode::Dev)),
-        Command::Token(args) => load(&env).and_then(|s| token(&s, &args)),
-        Command::Inspect { token } => load(&env).and_then(|s| {
+        Command::Serve => settings.and_then(|s| serve(s, Mode::Tenant)),
+        Command::Dev => settings.and_then(|s| serve(s, Mode::Dev)),
+        Command::Token(args) => settings.and_then(|s| token(&s, &args)),
+        Command::Inspect { token } => settings.and_then(|s| {
             let token = match token {
                 Some(token) => token,
                 None => read_stdin()?,
             };
             inspect::run(&s, token.trim())
         }),
-        Command::Healthcheck => load(&env).map(|s| healthcheck::run(&s)),
+        Command::Healthcheck => settings.map(|s| healthcheck::run(&s)),
         Command::Proof(args) => proof(&args),
     };
     match outcome {
@@ -69,10 +72,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn load(env: &std::collections::HashMap<String, String>) -> anyhow::Result<Settings> {
-    Ok(Settings::load(&settings::config_dir(env), env)?)
 }
 
 fn serve(settings: Settings, mode: Mode) -> anyhow::Result<ExitCode> {
