@@ -303,9 +303,7 @@ pub fn check_dev_bind(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     let host = settings.application.host.as_str();
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !loopback {
+    if !crate::auth::jwks::is_loopback_host(host) {
         anyhow::bail!(
             "dev mode binds loopback only, but application.host is {host:?}: its local issuer mints tokens for anyone; use 127.0.0.1"
         );

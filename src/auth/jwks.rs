@@ -250,7 +250,7 @@ pub fn discovery_url(issuer: &str) -> Result<Url, String> {
 pub fn check_transport(url: &Url) -> Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
+        "http" if url.host_str().is_some_and(is_loopback_host) => Ok(()),
         "http" => Err(format!(
             "{url} uses http on a non-loopback host; use https (http is allowed only for 127.0.0.1, [::1] and localhost)"
         )),
@@ -258,13 +258,15 @@ pub fn check_transport(url: &Url) -> Result<(), String> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+/// `localhost` or a loopback IP literal (IPv6 with or without brackets):
+/// the one definition of "this machine" for transport, proxy and dev-mode
+/// decisions.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The fetcher's own state; lives on its thread only.

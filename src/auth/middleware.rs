@@ -193,7 +193,9 @@ impl FromRequest for Authenticated {
 
 /// The challenge for `scheme`, or for the default scheme when the client's
 /// is unknown.
-fn challenge_for(req: &HttpRequest, scheme: Option<Scheme>) -> Challenge {
+/// The challenge for a request made with `scheme` (`None`: the scheme the
+/// service prefers), from the app's authenticator or the defaults.
+pub(super) fn challenge_for(req: &HttpRequest, scheme: Option<Scheme>) -> Challenge {
     match req.app_data::<web::Data<Authenticator>>() {
         Some(auth) => auth.challenge(scheme.unwrap_or_else(|| auth.default_scheme())),
         None => Challenge::new(Arc::from("api"), scheme.unwrap_or(Scheme::Bearer)),

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::jwks::is_loopback_host;
 use actix_rt::net::TcpStream;
 use actix_tls::connect::{
     ConnectError as TcpConnectError, ConnectInfo, Connection as TcpConnection,
@@ -395,15 +396,6 @@ fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
         }
         _ => false,
     }
-}
-
-/// `localhost` or a loopback IP literal (brackets allowed).
-fn is_loopback_host(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How one connection is made.

@@ -8,13 +8,12 @@ use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::{web, HttpMessage};
+use actix_web::HttpMessage;
 use futures_util::future::LocalBoxFuture;
 
 use super::claims::Claims;
 use super::error::AuthError;
-use super::middleware::{Authenticated, Authenticator};
-use super::scheme::Challenge;
+use super::middleware::{challenge_for, Authenticated};
 
 /// Whether a route needs all of its permissions or any one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,18 +108,15 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let authenticated = req.extensions().get::<Authenticated>().cloned();
-        let challenge = |scheme| match req.app_data::<web::Data<Authenticator>>() {
-            Some(auth) => auth.challenge(scheme),
-            None => Challenge::new(Arc::from("api"), scheme),
-        };
+        let challenge = |scheme| challenge_for(req.request(), scheme);
         let refusal = match authenticated {
             Some(a) if self.requirement.is_satisfied_by(&a.claims) => None,
             Some(a) => Some(AuthError::InsufficientScope {
                 required: self.requirement.scope(),
-                challenge: challenge(a.scheme),
+                challenge: challenge(Some(a.scheme)),
             }),
             None => Some(AuthError::MissingCredentials {
-                challenge: challenge(super::scheme::Scheme::Bearer),
+                challenge: challenge(None),
             }),
         };
         if let Some(error) = refusal {
