@@ -314,7 +314,9 @@ impl AuthError {
         }
     }
 
-    fn challenge_header(&self) -> Option<String> {
+    /// The `WWW-Authenticate` value, carrying `description` (computed once by
+    /// the caller, which also puts it in the body).
+    fn challenge_header(&self, description: &str) -> Option<String> {
         let code = self.code();
         match self {
             Self::MissingCredentials { challenge } => Some(challenge.render_bare()),
@@ -322,12 +324,12 @@ impl AuthError {
             | Self::InvalidToken { challenge, .. }
             | Self::InvalidProof { challenge, .. }
             | Self::UseDpopNonce { challenge, .. } => {
-                Some(challenge.render_error(code, &self.description(), None))
+                Some(challenge.render_error(code, description, None))
             }
             Self::InsufficientScope {
                 challenge,
                 required,
-            } => Some(challenge.render_error(code, &self.description(), Some(required))),
+            } => Some(challenge.render_error(code, description, Some(required))),
             Self::KeysUnavailable { .. } => None,
         }
     }
@@ -350,7 +352,7 @@ impl ResponseError for AuthError {
         let description = self.description();
         let mut response = HttpResponse::build(self.status_code());
         if let Some(value) = self
-            .challenge_header()
+            .challenge_header(&description)
             .and_then(|c| HeaderValue::from_str(&c).ok())
         {
             response.insert_header((WWW_AUTHENTICATE, value));
