@@ -1,14 +1,18 @@
 //! What one token costs: validation of distinct and repeated tokens, each
-//! cheap rejection, the key lookup, and the crypto library's own RSA verify
-//! beside them, so the overhead reads as a ratio.
+//! cheap rejection, a DPoP proof check, the key lookup, and the crypto
+//! library's own RSA verify beside them, so the overhead reads as a ratio.
 //!
 //! Run: `cargo bench --bench token_validation`.
 
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use auth0_actix_api::auth::dpop::ProofRequest;
 use auth0_actix_api::auth::keys::KeySet;
+use auth0_actix_api::auth::signature::SignatureKey;
 use auth0_actix_api::auth::{Algorithm, KeyCache, KeyCachePolicy, ValidationPolicy, Validator};
+use auth0_actix_api::auth::{DpopPolicy, DpopVerifier};
+use auth0_actix_api::dpop_client::ClientKey;
 use auth0_actix_api::issuer::sign_compact;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_util::FutureExt;
@@ -99,6 +103,35 @@ fn benches(c: &mut Criterion) {
                 .is_ok()
         })
     });
+    // The floor: what `openssl speed rsa2048` measures, one public-key
+    // operation on a prepared context over a ready digest.
+    let public = openssl::pkey::PKey::public_key_from_der(
+        &openssl::pkey::PKey::private_key_from_pem(&f.pem)
+            .expect("pem")
+            .public_key_to_der()
+            .expect("der"),
+    )
+    .expect("public key");
+    let mut prepared = openssl::pkey_ctx::PkeyCtx::new(&public).expect("ctx");
+    prepared.verify_init().expect("init");
+    prepared
+        .set_rsa_padding(openssl::rsa::Padding::PKCS1)
+        .expect("padding");
+    prepared
+        .set_signature_md(openssl::md::Md::sha256())
+        .expect("md");
+    let digest = openssl::sha::sha256(input.as_bytes());
+    crypto.bench_function("rsa2048_verify_openssl_prepared", |b| {
+        b.iter(|| {
+            prepared
+                .verify(black_box(&digest), black_box(&signature))
+                .unwrap_or(false)
+        })
+    });
+    let ours = SignatureKey::from_jwk(f.public_jwk.as_ref(), Algorithm::RS256).expect("key");
+    crypto.bench_function("rsa2048_verify_signature_key", |b| {
+        b.iter(|| ours.verify(black_box(input.as_bytes()), black_box(&signature)))
+    });
     crypto.bench_function("rsa2048_verifier_from_jwk", |b| {
         b.iter(|| RS256.verifier_from_jwk(black_box(&f.public_jwk)).is_ok())
     });
@@ -144,6 +177,29 @@ fn benches(c: &mut Criterion) {
         });
     }
     reject.finish();
+
+    // A DPoP proof (ES256, the default proof algorithm): every check of RFC
+    // 9449 §4.3 but the replay record, with the proof key's verifier cached
+    // as it is for a client that sends many proofs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = ClientKey::load_or_create(&dir.path().join("dpop.pem")).expect("client key");
+    let url = "https://api.example/api/private";
+    let proof = client
+        .proof("GET", url, Some(&repeated), None)
+        .expect("proof");
+    let dpop = DpopVerifier::new(DpopPolicy::default()).expect("dpop policy");
+    c.bench_function("dpop/check_es256_proof", |b| {
+        b.iter(|| {
+            dpop.check(&ProofRequest {
+                proof: black_box(&proof),
+                method: "GET",
+                url: Some(url),
+                access_token: &repeated,
+                now: now(),
+            })
+            .is_ok()
+        })
+    });
 
     let (set, _) = KeySet::from_jwks(f.jwks.as_bytes(), &[Algorithm::RS256]).expect("jwks");
     c.bench_function("keys/find_kid", |b| {

@@ -2,7 +2,9 @@
 # Load test: the release binary in `dev` mode on one core (one worker),
 # driven by wrk on the other core, over loopback only. Prints requests per
 # second and p50/p99 latency per scenario, each scenario's throughput as a
-# ratio of /api/public in the same run, and the server's resident memory.
+# ratio of /api/public in the same run, the server CPU time per request (the
+# same ratio, measured in a way the machine's noise disturbs less), and the
+# server's resident memory.
 #
 #   scripts/load.sh [SECONDS_PER_RUN]     (default 10; CONNS=64, ROUNDS=3 by default)
 #
@@ -41,17 +43,21 @@ base="http://127.0.0.1:$port"
 PORT=$port "$bin" token --count 1000 --scope read:messages >"$work/tokens.txt"
 PORT=$port_nocache "$bin" token --count 1000 --scope read:messages >"$work/tokens2.txt"
 one=$(head -n 1 "$work/tokens.txt")
-other=$(sed -n 2p "$work/tokens.txt")
 noscope=$(PORT=$port "$bin" token)
-forged="${one%.*}.${other##*.}"
+# The forged token goes to the uncached server, like the distinct valid
+# tokens it is compared with: both pay exactly one signature check there.
+one2=$(head -n 1 "$work/tokens2.txt")
+other2=$(sed -n 2p "$work/tokens2.txt")
+forged="${one2%.*}.${other2##*.}"
 
 # A wrk script that prints one parseable result line.
 cat >"$work/report.lua" <<'LUA'
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.1f %.3f %.3f %d\n",
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n",
     summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests))
 end
 LUA
 # wrk scripts that send the tokens of a file in turn.
@@ -70,16 +76,27 @@ $(cat "$work/report.lua")
 LUA
 done
 
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
-hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/${1:-$pid}/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/${1:-$pid}/status"; }
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
 
-# run NAME URL [HEADER] [SCRIPT] [CONNECTIONS]: one bounded wrk run on core 1;
-# appends "rps p50 p99 errors rss" to $work/res.NAME.
+# run NAME URL [HEADER] [SCRIPT] [CONNECTIONS] [SERVER_PID]: one bounded wrk
+# run on core 1; appends "rps p50 p99 errors rss cpu_us_per_request" to
+# $work/res.NAME. The CPU cost per request is the server's CPU time over the
+# run divided by the requests served: on a shared machine it drifts far less
+# than throughput does, since time the host takes away is not counted.
 run() {
-  local name=$1 url=$2 header=${3:-} script=${4:-$work/report.lua} c=${5:-$conns}
+  local name=$1 url=$2 header=${3:-} script=${4:-$work/report.lua} c=${5:-$conns} server=${6:-$pid}
   local args=(-t1 "-c$c" "-d${duration}s" --latency -s "$script")
   [ -n "$header" ] && args+=(-H "$header")
-  taskset -c 1 wrk "${args[@]}" "$url" | awk -v m="$(rss_kb)" '/^RESULT/ {print $2, $3, $4, $5, m}' >>"$work/res.$name"
+  local before after
+  before=$(cpu_ticks "$server")
+  taskset -c 1 wrk "${args[@]}" "$url" >"$work/out.$name"
+  after=$(cpu_ticks "$server")
+  awk -v m="$(rss_kb "$server")" -v t=$((after - before)) -v u="$tick_us" \
+    '/^RESULT/ {print $2, $3, $4, $5, m, t * u / $6}' "$work/out.$name" >>"$work/res.$name"
 }
 
 scenarios=(public private_one_token private_1000_tokens private_1000_tokens_uncached bad_signature missing_token scoped_without_permission)
@@ -90,33 +107,43 @@ for round in $(seq 1 "$rounds"); do
   run public "$base/api/public"
   run private_one_token "$base/api/private" "Authorization: Bearer $one"
   run private_1000_tokens "$base/api/private" "" "$work/rotate_tokens.lua"
-  run private_1000_tokens_uncached "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua"
-  run bad_signature "$base/api/private" "Authorization: Bearer $forged"
+  run private_1000_tokens_uncached "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$conns" "$pid2"
+  run bad_signature "http://127.0.0.1:$port_nocache/api/private" "Authorization: Bearer $forged" "" "$conns" "$pid2"
   run missing_token "$base/api/private"
   run scoped_without_permission "$base/api/private-scoped" "Authorization: Bearer $noscope"
   # Bad input must not hurt good clients: valid clients alone, then the same
   # valid clients while as many connections send garbage (uncached server, so
   # valid requests pay their signature check).
   half=$((conns / 2))
-  run valid_alone "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half"
-  run garbage "http://127.0.0.1:$port_nocache/api/private" "Authorization: Bearer garbage.garbage.garbage" "" "$half" &
-  run valid_with_garbage "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half"
+  run valid_alone "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half" "$pid2"
+  run garbage "http://127.0.0.1:$port_nocache/api/private" "Authorization: Bearer garbage.garbage.garbage" "" "$half" "$pid2" &
+  run valid_with_garbage "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half" "$pid2"
   wait $!
 done
 
 # median FILE COLUMN
 median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
 public_rps=$(median "$work/res.public" 1)
+public_us=$(median "$work/res.public" 6)
 printf '\n%s rounds of %s s per scenario, %s connections (garbage mix: %s + %s); server: 1 worker on core 0, wrk on core 1; medians\n\n' \
   "$rounds" "$duration" "$conns" "$((conns / 2))" "$((conns / 2))"
-printf '| %-30s | %9s | %7s | %7s | %9s | %7s |\n' scenario req/s "p50 ms" "p99 ms" "vs public" "RSS MB"
-printf '|%s|%s|%s|%s|%s|%s|\n' "--------------------------------" "-----------" "---------" "---------" "-----------" "---------"
+printf '| %-30s | %9s | %7s | %7s | %9s | %9s | %9s | %7s |\n' scenario req/s "p50 ms" "p99 ms" "vs public" "CPU us/req" "vs public" "RSS MB"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------" "-----------" "---------" "---------" "-----------" "-----------" "-----------" "---------"
 for name in "${scenarios[@]}" valid_alone valid_with_garbage garbage; do
   f="$work/res.$name"
-  awk -v n="$name" -v r="$(median "$f" 1)" -v a="$(median "$f" 2)" -v b="$(median "$f" 3)" -v m="$(median "$f" 5)" -v p="$public_rps" \
-    'BEGIN { printf "| %-30s | %9.0f | %7.2f | %7.2f | %8.0f%% | %7.1f |\n", n, r, a, b, 100 * r / p, m / 1024 }'
+  awk -v n="$name" -v r="$(median "$f" 1)" -v a="$(median "$f" 2)" -v b="$(median "$f" 3)" -v m="$(median "$f" 5)" \
+    -v u="$(median "$f" 6)" -v p="$public_rps" -v pu="$public_us" '
+    BEGIN {
+      # Two wrk runs share the server in the garbage mix, so neither run owns the CPU time spent.
+      shared = (n == "valid_with_garbage" || n == "garbage")
+      cpu = shared ? sprintf("%9s", "shared") : sprintf("%9.1f", u)
+      ratio = shared ? sprintf("%9s", "-") : sprintf("%8.0f%%", 100 * pu / u)
+      printf "| %-30s | %9.0f | %7.2f | %7.2f | %8.0f%% | %s | %s | %7.1f |\n", n, r, a, b, 100 * r / p, cpu, ratio, m / 1024
+    }'
 done
 awk -v c="$(median "$work/res.valid_alone" 3)" -v m="$(median "$work/res.valid_with_garbage" 3)" \
   'BEGIN { printf "\nvalid-token p99 with 50%% garbage beside it vs alone: %.2fx\n", m / c }'
-printf 'resident memory of the server: idle %.1f MB, peak %.1f MB\n' \
-  "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb)" 'BEGIN{print k/1024}')"
+printf 'resident memory: idle %.1f MB; peak %.1f MB (cached server), %.1f MB (uncached server)\n' \
+  "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb "$pid")" 'BEGIN{print k/1024}')" \
+  "$(awk -v k="$(hwm_kb "$pid2")" 'BEGIN{print k/1024}')"
+echo "CPU us/req: the server's CPU time over a run divided by the requests it served; its 'vs public' is public's cost over the scenario's."

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::auth::KeyCache;
@@ -36,32 +36,47 @@ impl Histogram {
     }
 }
 
-/// (route, method, status)
-type RequestKey = (String, &'static str, u16);
+/// What is kept per matched route.
+#[derive(Default)]
+struct RouteMetrics {
+    latency: Histogram,
+    /// Requests by (method, status).
+    responses: RwLock<BTreeMap<(&'static str, u16), AtomicU64>>,
+}
 
-/// The service's metrics, shared by all workers.
+impl RouteMetrics {
+    fn record(&self, method: &'static str, status: u16, latency: Duration) {
+        self.latency.observe(latency);
+        let key = (method, status);
+        if let Ok(responses) = self.responses.read() {
+            if let Some(count) = responses.get(&key) {
+                count.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        if let Ok(mut responses) = self.responses.write() {
+            responses
+                .entry(key)
+                .or_default()
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The service's metrics, shared by all workers. Each map takes a write
+/// lock only the first time it sees a key (the key sets are small and
+/// bounded, so a handful of times per process); otherwise a request costs
+/// read locks and relaxed atomic adds, with no allocation.
 #[derive(Default)]
 pub struct Metrics {
-    requests: RwLock<BTreeMap<RequestKey, Arc<AtomicU64>>>,
-    latency: RwLock<BTreeMap<String, Arc<Histogram>>>,
-    auth_outcomes: RwLock<BTreeMap<&'static str, Arc<AtomicU64>>>,
+    routes: RwLock<BTreeMap<String, RouteMetrics>>,
+    auth_outcomes: RwLock<BTreeMap<&'static str, AtomicU64>>,
 }
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
-}
-
-/// Finds or creates the entry for `key`: a read lock on the hot path, a
-/// write lock only the first time a key is seen (the key sets are small and
-/// bounded, so that is a handful of times per process).
-fn entry<K: Ord + Clone, V: Default>(map: &RwLock<BTreeMap<K, Arc<V>>>, key: &K) -> Option<Arc<V>> {
-    if let Some(found) = map.read().ok()?.get(key) {
-        return Some(Arc::clone(found));
-    }
-    let mut map = map.write().ok()?;
-    Some(Arc::clone(map.entry(key.clone()).or_default()))
 }
 
 impl Metrics {
@@ -73,18 +88,33 @@ impl Metrics {
         status: u16,
         latency: Duration,
     ) {
-        if let Some(counter) = entry(&self.requests, &(route.to_owned(), method, status)) {
-            counter.fetch_add(1, Ordering::Relaxed);
+        if let Ok(routes) = self.routes.read() {
+            if let Some(known) = routes.get(route) {
+                known.record(method, status, latency);
+                return;
+            }
         }
-        if let Some(histogram) = entry(&self.latency, &route.to_owned()) {
-            histogram.observe(latency);
+        if let Ok(mut routes) = self.routes.write() {
+            routes
+                .entry(route.to_owned())
+                .or_default()
+                .record(method, status, latency);
         }
     }
 
     /// Records the outcome of an authentication attempt (`ok`, `expired`, ...).
     pub fn record_auth(&self, outcome: &'static str) {
-        if let Some(counter) = entry(&self.auth_outcomes, &outcome) {
-            counter.fetch_add(1, Ordering::Relaxed);
+        if let Ok(outcomes) = self.auth_outcomes.read() {
+            if let Some(count) = outcomes.get(outcome) {
+                count.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        if let Ok(mut outcomes) = self.auth_outcomes.write() {
+            outcomes
+                .entry(outcome)
+                .or_default()
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -97,8 +127,14 @@ impl Metrics {
             "# HELP http_requests_total HTTP requests by matched route, method and status."
         );
         let _ = writeln!(out, "# TYPE http_requests_total counter");
-        if let Ok(requests) = self.requests.read() {
-            for ((route, method, status), count) in requests.iter() {
+        // Counters stay meaningful even if a writer panicked mid-insert.
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        for (route, metrics) in routes.iter() {
+            let responses = metrics
+                .responses
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for ((method, status), count) in responses.iter() {
                 let _ = writeln!(
                     out,
                     "http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {}",
@@ -112,47 +148,50 @@ impl Metrics {
             "# HELP http_request_duration_seconds Request latency by matched route."
         );
         let _ = writeln!(out, "# TYPE http_request_duration_seconds histogram");
-        if let Ok(latency) = self.latency.read() {
-            for (route, h) in latency.iter() {
-                let route = label(route);
-                let mut cumulative = 0;
-                for (bound, bucket) in BUCKETS.iter().zip(&h.buckets) {
-                    cumulative += bucket.load(Ordering::Relaxed);
-                    let _ = writeln!(
-                        out,
-                        "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
-                    );
-                }
-                let count = h.count.load(Ordering::Relaxed);
-                let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        for (route, metrics) in routes.iter() {
+            let h = &metrics.latency;
+            let route = label(route);
+            let mut cumulative = 0;
+            for (bound, bucket) in BUCKETS.iter().zip(&h.buckets) {
+                cumulative += bucket.load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
-                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
-                );
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
-                );
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
                 );
             }
+            let count = h.count.load(Ordering::Relaxed);
+            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            );
         }
         let _ = writeln!(
             out,
             "# HELP auth_outcomes_total Authentication and authorization outcomes by reason."
         );
         let _ = writeln!(out, "# TYPE auth_outcomes_total counter");
-        if let Ok(outcomes) = self.auth_outcomes.read() {
-            for (reason, count) in outcomes.iter() {
-                let _ = writeln!(
-                    out,
-                    "auth_outcomes_total{{reason=\"{reason}\"}} {}",
-                    count.load(Ordering::Relaxed)
-                );
-            }
+        drop(routes);
+        let outcomes = self
+            .auth_outcomes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (reason, count) in outcomes.iter() {
+            let _ = writeln!(
+                out,
+                "auth_outcomes_total{{reason=\"{reason}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
         }
+        drop(outcomes);
         let stats = keys.stats();
         let readiness = keys.readiness();
         let gauges: [(&str, &str, &str, String); 6] = [

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -353,7 +353,7 @@ impl ResponseError for AuthError {
         let mut response = HttpResponse::build(self.status_code());
         if let Some(value) = self
             .challenge_header(&description)
-            .and_then(|c| HeaderValue::from_str(&c).ok())
+            .and_then(|c| HeaderValue::try_from(c).ok())
         {
             response.insert_header((WWW_AUTHENTICATE, value));
         }
@@ -366,7 +366,7 @@ impl ResponseError for AuthError {
             }
         }
         // RFC 6750 §3: error responses must not be cached.
-        response.insert_header(("Cache-Control", "no-store"));
+        response.insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
         response.json(ErrorBody {
             error: self.code(),
             error_description: &description,

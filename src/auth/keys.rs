@@ -3,11 +3,10 @@
 
 use std::time::Instant;
 
-use josekit::jwk::Jwk;
-use josekit::jws::{JwsVerifier, ES256, PS256, RS256};
 use serde_json::Value;
 
 use super::policy::Algorithm;
+use super::signature::SignatureKey;
 
 /// One verifier, ready to use: a key of the set bound to one allowed algorithm.
 #[derive(Debug)]
@@ -16,13 +15,13 @@ pub struct VerifyingKey {
     pub kid: Option<String>,
     /// The algorithm this verifier checks.
     pub alg: Algorithm,
-    verifier: Box<dyn JwsVerifier>,
+    key: SignatureKey,
 }
 
 impl VerifyingKey {
     /// Checks `signature` over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.verifier.verify(message, signature).is_ok()
+        self.key.verify(message, signature)
     }
 }
 
@@ -131,29 +130,27 @@ fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKe
         },
         Some(_) => return Err(format!("{label}: alg is not a string")),
     };
+    if let Some(ops) = map.get("key_ops") {
+        let verifies = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+        if !verifies {
+            return Err(format!(
+                "{label}: key_ops {ops} does not include \"verify\""
+            ));
+        }
+    }
     let kty = map.get("kty").and_then(Value::as_str).unwrap_or_default();
-    let jwk = Jwk::from_map(map.clone()).map_err(|e| format!("{label}: {e}"))?;
     let mut built = Vec::new();
     let mut last_error = None;
     for alg in candidates.into_iter().filter(|a| a.key_type() == kty) {
-        let verifier: Result<Box<dyn JwsVerifier>, _> = match alg {
-            Algorithm::RS256 => RS256
-                .verifier_from_jwk(&jwk)
-                .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
-            Algorithm::PS256 => PS256
-                .verifier_from_jwk(&jwk)
-                .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
-            Algorithm::ES256 => ES256
-                .verifier_from_jwk(&jwk)
-                .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
-        };
-        match verifier {
-            Ok(verifier) => built.push(VerifyingKey {
+        match SignatureKey::from_jwk(map, alg) {
+            Ok(key) => built.push(VerifyingKey {
                 kid: kid.clone(),
                 alg,
-                verifier,
+                key,
             }),
-            Err(e) => last_error = Some(e.to_string()),
+            Err(e) => last_error = Some(e),
         }
     }
     if built.is_empty() {

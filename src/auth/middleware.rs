@@ -11,7 +11,7 @@ use actix_web::http::header::HeaderValue;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use actix_web_httpauth::middleware::HttpAuthentication;
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{Either, LocalBoxFuture};
 
 use super::claims::Claims;
 use super::dpop::{DpopVerifier, ProofRequest};
@@ -316,7 +316,7 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = Either<S::Future, LocalBoxFuture<'static, Result<Self::Response, Self::Error>>>;
 
     forward_ready!(service);
 
@@ -324,10 +324,14 @@ where
         let dpop = req
             .app_data::<web::Data<Authenticator>>()
             .and_then(|a| a.dpop.clone());
+        // Without DPoP there is no nonce to add: no extra future per request.
+        let Some(dpop) = dpop else {
+            return Either::Left(self.service.call(req));
+        };
         let service = Rc::clone(&self.service);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let mut response = service.call(req).await?;
-            let nonce = dpop.and_then(|d| d.fresh_nonce(unix_now()));
+            let nonce = dpop.fresh_nonce(unix_now());
             if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
                 // A use_dpop_nonce answer already carries the nonce it asks for.
                 if !response.headers().contains_key(DPOP_NONCE) {
@@ -335,7 +339,7 @@ where
                 }
             }
             Ok(response)
-        })
+        }))
     }
 }
 

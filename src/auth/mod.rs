@@ -15,6 +15,7 @@ pub mod policy;
 pub mod proxy;
 pub mod scheme;
 pub mod scope;
+pub mod signature;
 pub mod thumbprint;
 pub mod token;
 pub mod upstream;

@@ -2,6 +2,7 @@
 //! RFC 9449 §4.1 and §7.1, RFC 7235 §2.1) and describing `WWW-Authenticate`
 //! challenges (RFC 6750 §3, RFC 9449 §7.1).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
@@ -203,14 +204,17 @@ impl Challenge {
     /// (RFC 6750 §3.1: "SHOULD NOT include an error code"): one challenge per
     /// accepted scheme, in one header value (RFC 9110 §11.6.1).
     pub fn render_bare(&self) -> String {
-        let mut parts = Vec::with_capacity(2);
+        let mut out = String::with_capacity(64);
         if self.bearer {
-            parts.push(format!("Bearer realm=\"{}\"", quoted(&self.realm)));
+            push_param(&mut out, "Bearer realm", &self.realm);
         }
         if let Some(algs) = &self.dpop_algs {
-            parts.push(format!("DPoP algs=\"{}\"", quoted(algs)));
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            push_param(&mut out, "DPoP algs", algs);
         }
-        parts.join(", ")
+        out
     }
 
     /// The challenge of the scheme the client used, with an error code and
@@ -218,43 +222,55 @@ impl Challenge {
     /// `insufficient_scope`. The DPoP challenge names the accepted proof
     /// algorithms (RFC 9449 §7.1).
     pub fn render_error(&self, code: &str, description: &str, scope: Option<&str>) -> String {
-        let mut out = match self.scheme {
-            Scheme::Bearer => format!("Bearer realm=\"{}\", ", quoted(&self.realm)),
-            Scheme::DPoP => String::from("DPoP "),
-        };
-        out.push_str(&format!(
-            "error=\"{}\", error_description=\"{}\"",
-            quoted(code),
-            quoted(description)
-        ));
+        let mut out = String::with_capacity(96 + description.len());
+        match self.scheme {
+            Scheme::Bearer => {
+                push_param(&mut out, "Bearer realm", &self.realm);
+                out.push_str(", ");
+            }
+            Scheme::DPoP => out.push_str("DPoP "),
+        }
+        push_param(&mut out, "error", code);
+        push_param(&mut out, ", error_description", description);
         if let Some(scope) = scope {
-            out.push_str(", scope=\"");
-            out.push_str(&quoted(scope));
-            out.push('"');
+            push_param(&mut out, ", scope", scope);
         }
         if let (Scheme::DPoP, Some(algs)) = (self.scheme, &self.dpop_algs) {
-            out.push_str(", algs=\"");
-            out.push_str(&quoted(algs));
-            out.push('"');
+            push_param(&mut out, ", algs", algs);
         }
         out
     }
 }
 
+/// Appends `name="value"`, with the value made safe by [`quoted`].
+fn push_param(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    out.push_str(&quoted(value));
+    out.push('"');
+}
+
 /// Makes `value` safe inside an RFC 7230 quoted-string: `"` and `\` would end
 /// or escape it, and CR, LF, other controls and non-ASCII bytes would break
 /// the header line (a newline in a header made the reference's server drop
-/// the connection).
-pub fn quoted(value: &str) -> String {
-    value
-        .chars()
-        .filter_map(|c| match c {
-            '"' => Some('\''),
-            '\\' => Some('/'),
-            ' '..='~' => Some(c),
-            _ => None,
-        })
-        .collect()
+/// the connection). Values that are already safe, as all of ours are, are
+/// borrowed rather than copied.
+pub fn quoted(value: &str) -> Cow<'_, str> {
+    let safe = |b: u8| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\';
+    if value.bytes().all(safe) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(
+        value
+            .chars()
+            .filter_map(|c| match c {
+                '"' => Some('\''),
+                '\\' => Some('/'),
+                ' '..='~' => Some(c),
+                _ => None,
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

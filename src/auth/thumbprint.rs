@@ -28,7 +28,7 @@ pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Option<String> {
         canonical.push_str(&serde_json::to_string(value).ok()?);
     }
     canonical.push('}');
-    Some(URL_SAFE_NO_PAD.encode(openssl::sha::sha256(canonical.as_bytes())))
+    Some(URL_SAFE_NO_PAD.encode(super::signature::sha256(canonical.as_bytes())))
 }
 
 #[cfg(test)]

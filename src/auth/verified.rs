@@ -51,7 +51,7 @@ impl VerifiedTokens {
 
     /// The digest a token is stored under.
     pub fn digest(token: &str) -> TokenDigest {
-        openssl::sha::sha256(token.as_bytes())
+        super::signature::sha256(token.as_bytes())
     }
 
     fn shard(&self, digest: &TokenDigest) -> Option<&Mutex<HashMap<TokenDigest, Verified>>> {

@@ -17,7 +17,7 @@ use josekit::jwk::alg::ec::EcCurve;
 use josekit::jwk::alg::ec::EcKeyPair;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::KeyPair;
-use josekit::jws::{JwsSigner, ES256, RS256};
+use josekit::jws::{JwsSigner, ES256, PS256, RS256};
 use serde_json::{json, Map, Value};
 
 /// The API identifier the test app accepts.
@@ -52,14 +52,33 @@ impl TestKey {
         Self::rsa_from_pool(kid, 1)
     }
 
-    fn rsa_from_pool(kid: &str, index: usize) -> Self {
+    /// An RSA-2048 key published for PS256 (RSASSA-PSS).
+    pub fn ps256(kid: &str) -> Self {
+        let pem = &Self::rsa_pool()[2];
+        let pair = RsaKeyPair::from_pem(pem).unwrap();
+        let mut jwk = pair.to_jwk_public_key();
+        jwk.set_key_id(kid);
+        jwk.set_key_use("sig");
+        jwk.set_algorithm("PS256");
+        Self {
+            kid: kid.into(),
+            alg: "PS256",
+            signer: Arc::new(PS256.signer_from_jwk(&pair.to_jwk_private_key()).unwrap()),
+            public_jwk: Value::Object(jwk.as_ref().clone()),
+        }
+    }
+
+    fn rsa_pool() -> &'static [Vec<u8>] {
         static POOL: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-        let pool = POOL.get_or_init(|| {
+        POOL.get_or_init(|| {
             (0..3)
                 .map(|_| RsaKeyPair::generate(2048).unwrap().to_pem_private_key())
                 .collect()
-        });
-        let pem = &pool[index];
+        })
+    }
+
+    fn rsa_from_pool(kid: &str, index: usize) -> Self {
+        let pem = &Self::rsa_pool()[index];
         let pair = RsaKeyPair::from_pem(pem).unwrap();
         let mut jwk = pair.to_jwk_public_key();
         jwk.set_key_id(kid);

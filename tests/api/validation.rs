@@ -12,7 +12,9 @@ use openssl::sign::Signer;
 use serde_json::{json, Value};
 
 use crate::errors::assert_invalid_token;
-use crate::helpers::{b64, eventually, now, spawn_app, Reply, TestApp, TestKey, AUDIENCE};
+use crate::helpers::{
+    b64, eventually, now, spawn_app, spawn_app_with, Reply, TestApp, TestKey, AUDIENCE,
+};
 
 const PRIVATE: &str = "/api/private";
 const SCOPED: &str = "/api/private-scoped";
@@ -411,5 +413,51 @@ async fn es256_is_refused_when_only_rs256_is_allowed() {
         &reply,
         "The token's signing algorithm is not allowed",
         "ES256",
+    );
+}
+
+#[actix_web::test]
+async fn rs256_ps256_and_es256_tokens_are_accepted_when_allowed() {
+    let rs = TestKey::rsa("key-rs");
+    let ps = TestKey::ps256("key-ps");
+    let ec = TestKey::ec("key-ec");
+    let app = spawn_app_with(|s| {
+        s.validation.algorithms = vec!["RS256".into(), "PS256".into(), "ES256".into()];
+    })
+    .await;
+    app.tenant.publish(&[&rs, &ps, &ec]);
+    for key in [&rs, &ps, &ec] {
+        let token = app.tenant.token(key).sign(key);
+        let reply = app.get_bearer(PRIVATE, &token).await;
+        assert_eq!(reply.status, 200, "{}: {}", key.alg, reply.body);
+
+        // One flipped bit in the signature, for each algorithm.
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        bytes[10] ^= 1;
+        let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&bytes));
+        let reply = app.get_bearer(PRIVATE, &forged).await;
+        assert_invalid_token(&reply, "The token's signature is invalid", key.alg);
+    }
+}
+
+#[actix_web::test]
+async fn a_token_cannot_switch_a_key_to_another_algorithm() {
+    let ps = TestKey::ps256("key-ps");
+    let app = spawn_app_with(|s| {
+        s.validation.algorithms = vec!["RS256".into(), "PS256".into()];
+    })
+    .await;
+    app.tenant.publish(&[&ps]);
+    // The key is published for PS256 only; a header claiming RS256 under
+    // its kid finds no key for that algorithm, whatever the signature.
+    let mut builder = app.tenant.token(&ps);
+    builder.header.insert("alg".into(), "RS256".into());
+    let token = builder.sign(&TestKey::rsa("key-ps"));
+    let reply = app.get_bearer(PRIVATE, &token).await;
+    assert_invalid_token(
+        &reply,
+        "The token is signed with an unknown key",
+        "RS256 under a PS256 key",
     );
 }

@@ -163,8 +163,9 @@ pub fn check_proof(
         return Err(ProofError::TooOld);
     }
     // Check 12, first half: `ath` is base64url(SHA-256(token)) (§4.2).
-    let expected_ath =
-        URL_SAFE_NO_PAD.encode(openssl::sha::sha256(request.access_token.as_bytes()));
+    let expected_ath = URL_SAFE_NO_PAD.encode(super::super::signature::sha256(
+        request.access_token.as_bytes(),
+    ));
     if ath != expected_ath {
         return Err(ProofError::WrongTokenHash);
     }

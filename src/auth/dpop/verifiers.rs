@@ -53,7 +53,7 @@ impl VerifierCache {
         build: impl FnOnce() -> Result<Arc<dyn JwsVerifier>, E>,
     ) -> Result<Arc<dyn JwsVerifier>, E> {
         let key = match serde_json::to_vec(jwk) {
-            Ok(bytes) if self.capacity > 0 => (alg, openssl::sha::sha256(&bytes)),
+            Ok(bytes) if self.capacity > 0 => (alg, super::super::signature::sha256(&bytes)),
             _ => return build(),
         };
         if let Some(verifier) = self.lock().verifiers.get(&key) {

@@ -1,0 +1,320 @@
+//! Signature checks at the cost of the arithmetic alone.
+//!
+//! OpenSSL 3 looks up the digest and signature implementations by name each
+//! time a verify operation is initialised, which costs about as much again
+//! as the RSA public-key operation. Here the message is hashed once with the
+//! low-level SHA-256, and each worker thread keeps an initialised
+//! `EVP_PKEY_CTX` per RSA key, so a request pays only the modular
+//! exponentiation. ECDSA goes through the low-level verify, which needs no
+//! lookup at all.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use openssl::bn::BigNum;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Public};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::{Padding, Rsa};
+use openssl::sign::RsaPssSaltlen;
+use serde_json::{Map, Value};
+
+use super::policy::Algorithm;
+
+/// RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used."
+const MIN_RSA_BITS: u32 = 2048;
+
+/// Initialised RSA contexts kept per worker thread. Key sets hold a handful
+/// of keys, so a few slots cover rotation overlap with room to spare.
+const CONTEXTS_PER_THREAD: usize = 8;
+
+/// Identifies a key for the per-thread context slots; never reused.
+static NEXT_KEY_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static RSA_CONTEXTS: RefCell<Vec<(u64, PkeyCtx<Public>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A public key bound to one JWS algorithm, built once when the key set is
+/// fetched.
+pub struct SignatureKey {
+    alg: Algorithm,
+    material: Material,
+}
+
+enum Material {
+    Rsa { id: u64, key: PKey<Public> },
+    Ec(EcKey<Public>),
+}
+
+impl std::fmt::Debug for SignatureKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Public keys are not secret, but their numbers help nobody in a log.
+        f.debug_struct("SignatureKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignatureKey {
+    /// Builds a key for `alg` from a JWK's members (RFC 7518 §6). Refuses
+    /// RSA keys under 2048 bits and EC points not on P-256.
+    pub fn from_jwk(jwk: &Map<String, Value>, alg: Algorithm) -> Result<Self, String> {
+        let material = match alg {
+            Algorithm::RS256 | Algorithm::PS256 => {
+                let n = BigNum::from_slice(&member(jwk, "n")?).map_err(|e| e.to_string())?;
+                let e = BigNum::from_slice(&member(jwk, "e")?).map_err(|e| e.to_string())?;
+                let rsa = Rsa::from_public_components(n, e).map_err(|e| e.to_string())?;
+                let key = PKey::from_rsa(rsa).map_err(|e| e.to_string())?;
+                if key.bits() < MIN_RSA_BITS {
+                    return Err(format!(
+                        "RSA key of {} bits, under the {MIN_RSA_BITS} RFC 7518 requires",
+                        key.bits()
+                    ));
+                }
+                let id = NEXT_KEY_ID.fetch_add(1, Ordering::Relaxed);
+                Material::Rsa { id, key }
+            }
+            Algorithm::ES256 => {
+                if jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
+                    return Err("ES256 needs crv P-256".into());
+                }
+                let (x, y) = (member(jwk, "x")?, member(jwk, "y")?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err("P-256 coordinates must be 32 bytes each".into());
+                }
+                let group =
+                    EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|e| e.to_string())?;
+                let x = BigNum::from_slice(&x).map_err(|e| e.to_string())?;
+                let y = BigNum::from_slice(&y).map_err(|e| e.to_string())?;
+                // Checks the point is on the curve.
+                let key = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
+                    .map_err(|_| "the point is not on P-256".to_owned())?;
+                Material::Ec(key)
+            }
+        };
+        Ok(Self { alg, material })
+    }
+
+    /// The algorithm this key checks.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Whether `signature` is this key's signature of `message` under its
+    /// algorithm. Any failure inside OpenSSL counts as "no".
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let digest = sha256(message);
+        match &self.material {
+            Material::Rsa { id, key } => {
+                // A valid signature is exactly the modulus length (RFC 8017 §8.2.2).
+                if signature.len() != key.size() {
+                    return false;
+                }
+                with_rsa_context(*id, key, self.alg, |ctx| {
+                    ctx.verify(&digest, signature).unwrap_or(false)
+                })
+                .unwrap_or(false)
+            }
+            Material::Ec(key) => verify_es256(key, &digest, signature),
+        }
+    }
+}
+
+/// Runs `check` with this thread's initialised context for the key,
+/// creating it on first use.
+fn with_rsa_context(
+    id: u64,
+    key: &PKey<Public>,
+    alg: Algorithm,
+    check: impl FnOnce(&mut PkeyCtx<Public>) -> bool,
+) -> Option<bool> {
+    RSA_CONTEXTS
+        .try_with(|slots| {
+            let mut slots = slots.try_borrow_mut().ok()?;
+            let index = match slots.iter().position(|(slot, _)| *slot == id) {
+                Some(index) => index,
+                None => {
+                    let ctx = rsa_context(key, alg).ok()?;
+                    if slots.len() >= CONTEXTS_PER_THREAD {
+                        // The oldest slot most likely belongs to a retired key.
+                        slots.remove(0);
+                    }
+                    slots.push((id, ctx));
+                    slots.len() - 1
+                }
+            };
+            let (_, ctx) = slots.get_mut(index)?;
+            Some(check(ctx))
+        })
+        .ok()
+        .flatten()
+}
+
+/// A verify context with the algorithm's padding and digest set, ready for
+/// any number of `EVP_PKEY_verify` calls.
+fn rsa_context(
+    key: &PKey<Public>,
+    alg: Algorithm,
+) -> Result<PkeyCtx<Public>, openssl::error::ErrorStack> {
+    let mut ctx = PkeyCtx::new(key)?;
+    ctx.verify_init()?;
+    let md = openssl::md::Md::sha256();
+    if alg == Algorithm::PS256 {
+        ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
+        ctx.set_signature_md(md)?;
+        ctx.set_rsa_mgf1_md(md)?;
+        // RFC 7518 §3.5: the salt is as long as the hash.
+        ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
+    } else {
+        ctx.set_rsa_padding(Padding::PKCS1)?;
+        ctx.set_signature_md(md)?;
+    }
+    Ok(ctx)
+}
+
+/// ES256 signatures are R and S side by side, 32 bytes each (RFC 7518 §3.4).
+fn verify_es256(key: &EcKey<Public>, digest: &[u8], signature: &[u8]) -> bool {
+    if signature.len() != 64 {
+        return false;
+    }
+    let (r, s) = signature.split_at(32);
+    let Ok(sig) = BigNum::from_slice(r)
+        .and_then(|r| Ok((r, BigNum::from_slice(s)?)))
+        .and_then(|(r, s)| EcdsaSig::from_private_components(r, s))
+    else {
+        return false;
+    };
+    sig.verify(digest, key).unwrap_or(false)
+}
+
+/// SHA-256 through the low-level interface. OpenSSL 3's one-shot `SHA256()`
+/// looks the digest up by name on every call, which costs more than hashing
+/// a token.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut hasher = openssl::sha::Sha256::new();
+    hasher.update(data);
+    hasher.finish()
+}
+
+fn member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+    let text = jwk
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("no \"{name}\" string"))?;
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| format!("\"{name}\" is not base64url"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
+    use josekit::jwk::alg::rsa::RsaKeyPair;
+    use josekit::jwk::{Jwk, KeyPair};
+    use josekit::jws::{JwsSigner, ES256, PS256, RS256};
+
+    /// An algorithm, a signer for it, and the public JWK of the signer's key.
+    type Case = (Algorithm, Box<dyn JwsSigner>, Map<String, Value>);
+
+    fn members(jwk: &Jwk) -> Map<String, Value> {
+        jwk.as_ref().clone()
+    }
+
+    #[test]
+    fn each_algorithm_accepts_its_signature_and_nothing_else() {
+        let rsa = RsaKeyPair::generate(2048).unwrap();
+        let ec = EcKeyPair::generate(EcCurve::P256).unwrap();
+        let message = b"header.payload";
+        let cases: [Case; 3] = [
+            (
+                Algorithm::RS256,
+                Box::new(RS256.signer_from_jwk(&rsa.to_jwk_private_key()).unwrap()),
+                members(&rsa.to_jwk_public_key()),
+            ),
+            (
+                Algorithm::PS256,
+                Box::new(PS256.signer_from_jwk(&rsa.to_jwk_private_key()).unwrap()),
+                members(&rsa.to_jwk_public_key()),
+            ),
+            (
+                Algorithm::ES256,
+                Box::new(ES256.signer_from_jwk(&ec.to_jwk_private_key()).unwrap()),
+                members(&ec.to_jwk_public_key()),
+            ),
+        ];
+        for (alg, signer, jwk) in cases {
+            let key = SignatureKey::from_jwk(&jwk, alg).unwrap();
+            let signature = signer.sign(message).unwrap();
+            assert!(key.verify(message, &signature), "{alg}");
+            assert!(
+                !key.verify(b"header.payloaD", &signature),
+                "{alg}: other message"
+            );
+            let mut flipped = signature.clone();
+            flipped[5] ^= 0x80;
+            assert!(!key.verify(message, &flipped), "{alg}: flipped bit");
+            assert!(!key.verify(message, &signature[1..]), "{alg}: short");
+            assert!(!key.verify(message, &[]), "{alg}: empty");
+            // A failure leaves the thread's context usable.
+            assert!(key.verify(message, &signature), "{alg}: after failures");
+        }
+        // RS256 and PS256 over the same key are not interchangeable.
+        let rs = SignatureKey::from_jwk(&members(&rsa.to_jwk_public_key()), Algorithm::RS256);
+        let pss = PS256.signer_from_jwk(&rsa.to_jwk_private_key()).unwrap();
+        assert!(!rs.unwrap().verify(message, &pss.sign(message).unwrap()));
+    }
+
+    #[test]
+    fn weak_or_broken_keys_are_refused() {
+        let small = RsaKeyPair::generate(1024).unwrap();
+        let error = SignatureKey::from_jwk(&members(&small.to_jwk_public_key()), Algorithm::RS256)
+            .unwrap_err();
+        assert!(error.contains("1024 bits"), "{error}");
+
+        let ec = members(
+            &EcKeyPair::generate(EcCurve::P256)
+                .unwrap()
+                .to_jwk_public_key(),
+        );
+        let mut off_curve = ec.clone();
+        off_curve.insert("y".into(), Value::from(URL_SAFE_NO_PAD.encode([7u8; 32])));
+        assert!(SignatureKey::from_jwk(&off_curve, Algorithm::ES256).is_err());
+        let mut other_curve = ec.clone();
+        other_curve.insert("crv".into(), Value::from("P-384"));
+        assert!(SignatureKey::from_jwk(&other_curve, Algorithm::ES256).is_err());
+        let mut no_x = ec;
+        no_x.remove("x");
+        assert!(SignatureKey::from_jwk(&no_x, Algorithm::ES256).is_err());
+    }
+
+    #[test]
+    fn more_keys_than_context_slots_still_verify() {
+        let message = b"rotation";
+        let pair = RsaKeyPair::generate(2048).unwrap();
+        let signature = RS256
+            .signer_from_jwk(&pair.to_jwk_private_key())
+            .unwrap()
+            .sign(message)
+            .unwrap();
+        // Each SignatureKey has its own slot, even over the same key pair.
+        let keys: Vec<SignatureKey> = (0..CONTEXTS_PER_THREAD + 3)
+            .map(|_| {
+                SignatureKey::from_jwk(&members(&pair.to_jwk_public_key()), Algorithm::RS256)
+                    .unwrap()
+            })
+            .collect();
+        for _ in 0..2 {
+            for key in &keys {
+                assert!(key.verify(message, &signature));
+            }
+        }
+        let slots = RSA_CONTEXTS.with(|slots| slots.borrow().len());
+        assert!(slots <= CONTEXTS_PER_THREAD, "{slots} slots");
+    }
+}
