@@ -6,7 +6,7 @@
 # same ratio, measured in a way the machine's noise disturbs less), and the
 # server's resident memory.
 #
-#   scripts/load.sh [SECONDS_PER_RUN]     (default 10; CONNS=64, ROUNDS=3 by default)
+#   scripts/load.sh [SECONDS_PER_RUN]     (default 10; CONNS=64, ROUNDS=5 by default)
 #
 # Installs wrk from Debian when it is missing. Every wrk run is bounded by
 # its duration; the server is stopped on exit.
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 duration=${1:-10}
 conns=${CONNS:-64}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends wrk; }
 command -v taskset >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends util-linux; }
 cargo build -q --release --bin auth0-actix-api

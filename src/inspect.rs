@@ -295,7 +295,7 @@ fn claim_advice(error: TokenError, claims: &Claims, validator: &Validator) -> St
             "issued {}; check this machine's clock",
             relative(claims.iat - now)
         ),
-        other => other.description(),
+        other => other.description().into_owned(),
     }
 }
 
@@ -304,7 +304,7 @@ fn header_advice(error: TokenError, alg: &str, allowed: &[crate::auth::Algorithm
         TokenError::UnsupportedAlgorithm => format!(
             "alg {alg:?} is not allowed (allowed: {allowed:?}); in the Auth0 Dashboard use RS256 as the API's signing algorithm"
         ),
-        other => other.description(),
+        other => other.description().into_owned(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The one error type of the request path: what went wrong, which status and
 //! RFC 6750 error code it maps to, and the challenge that goes with it.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use actix_web::http::header::{HeaderValue, CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -74,7 +75,7 @@ impl TokenError {
 
     /// Short, generic description that is safe to send to the client: it
     /// never contains the token, a URL of ours or upstream error text.
-    pub fn description(&self) -> String {
+    pub fn description(&self) -> Cow<'static, str> {
         match self {
             Self::Malformed => "The access token is malformed".into(),
             Self::UnsupportedAlgorithm => "The token's signing algorithm is not allowed".into(),
@@ -89,8 +90,8 @@ impl TokenError {
             Self::IssuedInFuture => "The access token was issued in the future".into(),
             Self::WrongIssuer => "The token's issuer is not accepted".into(),
             Self::WrongAudience => "The token's audience is not accepted".into(),
-            Self::MissingClaim(name) => format!("The token has no {name} claim"),
-            Self::InvalidClaim(name) => format!("The token's {name} claim is invalid"),
+            Self::MissingClaim(name) => format!("The token has no {name} claim").into(),
+            Self::InvalidClaim(name) => format!("The token's {name} claim is invalid").into(),
             Self::BoundTokenAsBearer => {
                 "A DPoP-bound token must be sent with the DPoP scheme".into()
             }
@@ -167,7 +168,7 @@ impl ProofError {
     }
 
     /// Short, generic description that is safe to send to the client.
-    pub fn description(&self) -> String {
+    pub fn description(&self) -> Cow<'static, str> {
         match self {
             Self::Malformed => "The DPoP proof is malformed".into(),
             Self::UnsupportedAlgorithm => {
@@ -180,8 +181,8 @@ impl ProofError {
             Self::InvalidKey => "The DPoP proof's jwk header is not a usable public key".into(),
             Self::PrivateKey => "The DPoP proof's jwk header must not contain a private key".into(),
             Self::BadSignature => "The DPoP proof's signature is invalid".into(),
-            Self::MissingClaim(name) => format!("The DPoP proof has no {name} claim"),
-            Self::InvalidClaim(name) => format!("The DPoP proof's {name} claim is invalid"),
+            Self::MissingClaim(name) => format!("The DPoP proof has no {name} claim").into(),
+            Self::InvalidClaim(name) => format!("The DPoP proof's {name} claim is invalid").into(),
             Self::WrongMethod => "The DPoP proof's htm does not match the request method".into(),
             Self::WrongUrl => "The DPoP proof's htu does not match the request URL".into(),
             Self::IssuedInFuture => "The DPoP proof was issued in the future".into(),
@@ -295,7 +296,7 @@ impl AuthError {
         }
     }
 
-    fn description(&self) -> String {
+    fn description(&self) -> Cow<'static, str> {
         match self {
             Self::MissingCredentials { .. } => {
                 "Authentication required: send an access token in the Authorization header".into()
@@ -307,6 +308,7 @@ impl AuthError {
             Self::UseDpopNonce { .. } => "Resource server requires nonce in DPoP proof".into(),
             Self::InsufficientScope { required, .. } => {
                 format!("The access token lacks the permission this endpoint needs: {required}")
+                    .into()
             }
             Self::KeysUnavailable { .. } => {
                 "The service cannot verify tokens right now; retry later".into()

@@ -93,10 +93,10 @@ impl Authenticator {
         request: &RequestCredentials,
     ) -> Result<Authenticated, AuthError> {
         let credentials = &request.credentials;
-        let challenge = self.challenge(credentials.scheme);
+        // Built only for a refusal: the accepted path needs no challenge.
         let invalid_token = |reason| AuthError::InvalidToken {
             reason,
-            challenge: challenge.clone(),
+            challenge: self.challenge(credentials.scheme),
         };
         let claims =
             self.validator.validate(&credentials.token).await.map_err(
@@ -113,7 +113,10 @@ impl Authenticator {
             (Scheme::Bearer, None) => {}
             // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
             (Scheme::DPoP, None) => return Err(invalid_token(TokenError::NotBound)),
-            (Scheme::DPoP, Some(jkt)) => self.check_proof(request, jkt, &challenge).await?,
+            (Scheme::DPoP, Some(jkt)) => {
+                self.check_proof(request, jkt, &self.challenge(credentials.scheme))
+                    .await?
+            }
         }
         Ok(Authenticated {
             claims,

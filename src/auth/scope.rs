@@ -107,9 +107,9 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let authenticated = req.extensions().get::<Authenticated>().cloned();
         let challenge = |scheme| challenge_for(req.request(), scheme);
-        let refusal = match authenticated {
+        let extensions = req.extensions();
+        let refusal = match extensions.get::<Authenticated>() {
             Some(a) if self.requirement.is_satisfied_by(&a.claims) => None,
             Some(a) => Some(AuthError::InsufficientScope {
                 required: self.requirement.scope(),
@@ -119,6 +119,7 @@ where
                 challenge: challenge(None),
             }),
         };
+        drop(extensions);
         if let Some(error) = refusal {
             log::debug!("request refused: {}", error.label());
             return Box::pin(ready(Ok(req.error_response(error).map_into_right_body())));
