@@ -12,6 +12,7 @@ use josekit::jwk::KeyPair;
 use josekit::jws::{JwsSigner, ES256};
 use serde_json::{json, Map, Value};
 
+use crate::auth::signature::sha256;
 use crate::auth::thumbprint::jwk_thumbprint;
 use crate::auth::validator::unix_now;
 use crate::issuer::{load_or_create_pem, sign_compact};
@@ -71,7 +72,7 @@ impl ClientKey {
         if let Some(token) = access_token {
             claims.insert(
                 "ath".into(),
-                json!(URL_SAFE_NO_PAD.encode(openssl::sha::sha256(token.as_bytes()))),
+                json!(URL_SAFE_NO_PAD.encode(sha256(token.as_bytes()))),
             );
         }
         if let Some(nonce) = nonce {

@@ -11,8 +11,6 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::ecdsa::EcdsaSig;
@@ -24,6 +22,7 @@ use openssl::sign::RsaPssSaltlen;
 use serde_json::{Map, Value};
 
 use super::policy::Algorithm;
+use super::token::decode_segment;
 
 /// RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used."
 const MIN_RSA_BITS: u32 = 2048;
@@ -166,14 +165,13 @@ fn rsa_context(
     let md = openssl::md::Md::sha256();
     if alg == Algorithm::PS256 {
         ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
-        ctx.set_signature_md(md)?;
         ctx.set_rsa_mgf1_md(md)?;
         // RFC 7518 §3.5: the salt is as long as the hash.
         ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
     } else {
         ctx.set_rsa_padding(Padding::PKCS1)?;
-        ctx.set_signature_md(md)?;
     }
+    ctx.set_signature_md(md)?;
     Ok(ctx)
 }
 
@@ -206,14 +204,14 @@ fn member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
         .get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("no \"{name}\" string"))?;
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| format!("\"{name}\" is not base64url"))
+    decode_segment(text).map_err(|_| format!("\"{name}\" is not base64url"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
     use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
     use josekit::jwk::alg::rsa::RsaKeyPair;
     use josekit::jwk::{Jwk, KeyPair};
