@@ -99,18 +99,19 @@ run() {
     '/^RESULT/ {print $2, $3, $4, $5, m, t * u / $6}' "$work/out.$name" >>"$work/res.$name"
 }
 
-scenarios=(public private_one_token private_1000_tokens private_1000_tokens_uncached bad_signature missing_token scoped_without_permission)
+# Each refusal runs right after the valid case it is compared with.
+scenarios=(public private_one_token scoped_without_permission missing_token private_1000_tokens private_1000_tokens_uncached bad_signature)
 idle=$(rss_kb)
 # Rounds interleave the scenarios, and each figure is the median of its
 # rounds: on a shared machine, throughput drifts over minutes.
 for round in $(seq 1 "$rounds"); do
   run public "$base/api/public"
   run private_one_token "$base/api/private" "Authorization: Bearer $one"
+  run scoped_without_permission "$base/api/private-scoped" "Authorization: Bearer $noscope"
+  run missing_token "$base/api/private"
   run private_1000_tokens "$base/api/private" "" "$work/rotate_tokens.lua"
   run private_1000_tokens_uncached "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$conns" "$pid2"
   run bad_signature "http://127.0.0.1:$port_nocache/api/private" "Authorization: Bearer $forged" "" "$conns" "$pid2"
-  run missing_token "$base/api/private"
-  run scoped_without_permission "$base/api/private-scoped" "Authorization: Bearer $noscope"
   # Bad input must not hurt good clients: valid clients alone, then the same
   # valid clients while as many connections send garbage (uncached server, so
   # valid requests pay their signature check).
@@ -123,26 +124,32 @@ done
 
 # median FILE COLUMN
 median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
-public_rps=$(median "$work/res.public" 1)
-public_us=$(median "$work/res.public" 6)
-printf '\n%s rounds of %s s per scenario, %s connections (garbage mix: %s + %s); server: 1 worker on core 0, wrk on core 1; medians\n\n' \
+# paired FILE_A FILE_B COLUMN: the median over rounds of A/B, each round's
+# figures divided by the same round's, so that drift between rounds cancels.
+paired() { paste -d' ' "$1" "$2" | awk -v c="$3" '{n = NF / 2; print $c / $(c + n)}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
+printf '\n%s rounds of %s s per scenario, %s connections (garbage mix: %s + %s); server: 1 worker on core 0, wrk on core 1\n' \
   "$rounds" "$duration" "$conns" "$((conns / 2))" "$((conns / 2))"
+printf 'figures are medians over rounds; ratios are medians of each round'"'"'s own ratio to /api/public\n\n'
 printf '| %-30s | %9s | %7s | %7s | %9s | %9s | %9s | %7s |\n' scenario req/s "p50 ms" "p99 ms" "vs public" "CPU us/req" "vs public" "RSS MB"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------" "-----------" "---------" "---------" "-----------" "-----------" "-----------" "---------"
 for name in "${scenarios[@]}" valid_alone valid_with_garbage garbage; do
   f="$work/res.$name"
   awk -v n="$name" -v r="$(median "$f" 1)" -v a="$(median "$f" 2)" -v b="$(median "$f" 3)" -v m="$(median "$f" 5)" \
-    -v u="$(median "$f" 6)" -v p="$public_rps" -v pu="$public_us" '
+    -v u="$(median "$f" 6)" -v rr="$(paired "$f" "$work/res.public" 1)" -v ur="$(paired "$work/res.public" "$f" 6)" '
     BEGIN {
       # Two wrk runs share the server in the garbage mix, so neither run owns the CPU time spent.
       shared = (n == "valid_with_garbage" || n == "garbage")
       cpu = shared ? sprintf("%9s", "shared") : sprintf("%9.1f", u)
-      ratio = shared ? sprintf("%9s", "-") : sprintf("%8.0f%%", 100 * pu / u)
-      printf "| %-30s | %9.0f | %7.2f | %7.2f | %8.0f%% | %s | %s | %7.1f |\n", n, r, a, b, 100 * r / p, cpu, ratio, m / 1024
+      ratio = shared ? sprintf("%9s", "-") : sprintf("%8.0f%%", 100 * ur)
+      printf "| %-30s | %9.0f | %7.2f | %7.2f | %8.0f%% | %s | %s | %7.1f |\n", n, r, a, b, 100 * rr, cpu, ratio, m / 1024
     }'
 done
-awk -v c="$(median "$work/res.valid_alone" 3)" -v m="$(median "$work/res.valid_with_garbage" 3)" \
-  'BEGIN { printf "\nvalid-token p99 with 50%% garbage beside it vs alone: %.2fx\n", m / c }'
+printf '\nthroughput of refusals vs the valid case they pair with (paired by round; 1.00 or more: no slower):\n'
+printf '  scope refused vs repeated valid token: %.2f\n' "$(paired "$work/res.scoped_without_permission" "$work/res.private_one_token" 1)"
+printf '  no token vs repeated valid token:      %.2f\n' "$(paired "$work/res.missing_token" "$work/res.private_one_token" 1)"
+printf '  bad signature vs distinct valid (both uncached): %.2f\n' "$(paired "$work/res.bad_signature" "$work/res.private_1000_tokens_uncached" 1)"
+printf 'valid-token p99 with 50%% garbage beside it vs alone (paired by round): %.2fx\n' \
+  "$(paired "$work/res.valid_with_garbage" "$work/res.valid_alone" 3)"
 printf 'resident memory: idle %.1f MB; peak %.1f MB (cached server), %.1f MB (uncached server)\n' \
   "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb "$pid")" 'BEGIN{print k/1024}')" \
   "$(awk -v k="$(hwm_kb "$pid2")" 'BEGIN{print k/1024}')"
