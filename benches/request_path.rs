@@ -1,0 +1,163 @@
+//! What a whole request costs inside the service, without the network: the
+//! app as `serve` builds it (telemetry, routes, authentication, scope guard,
+//! DPoP in its default optional mode), called in process. The kernel's share
+//! of a request, which dominates the load test's noise, is left out, so the
+//! refusals can be compared with the valid cases they must not be slower than.
+//!
+//! Run: `cargo bench --bench request_path`.
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::http::StatusCode;
+use actix_web::{test, web, App};
+use auth0_actix_api::auth::keys::KeySet;
+use auth0_actix_api::auth::{
+    Algorithm, Authenticator, DpopPolicy, DpopVerifier, KeyCache, KeyCachePolicy, ValidationPolicy,
+    Validator,
+};
+use auth0_actix_api::issuer::sign_compact;
+use auth0_actix_api::metrics::Metrics;
+use auth0_actix_api::startup::api_routes;
+use auth0_actix_api::telemetry::RequestTelemetry;
+use criterion::{criterion_group, criterion_main, Criterion};
+use josekit::jwk::alg::rsa::RsaKeyPair;
+use josekit::jwk::KeyPair;
+use josekit::jws::RS256;
+use serde_json::{json, Value};
+
+const ISSUER: &str = "https://tenant.example/";
+const AUDIENCE: &str = "https://api.example";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn authenticator(jwks: &str, verified_cache: usize) -> web::Data<Authenticator> {
+    let (set, _) = KeySet::from_jwks(jwks.as_bytes(), &[Algorithm::RS256]).expect("jwks");
+    let keys = KeyCache::with_keys(KeyCachePolicy::new(ISSUER), set);
+    let mut policy = ValidationPolicy::new(ISSUER, vec![AUDIENCE.into()]);
+    policy.verified_cache_entries = verified_cache;
+    let dpop = DpopVerifier::new(DpopPolicy::default()).expect("dpop");
+    web::Data::new(Authenticator::new(Validator::new(policy, keys), "api").with_dpop(dpop))
+}
+
+fn benches(c: &mut Criterion) {
+    let pair = RsaKeyPair::generate(2048).expect("key");
+    let mut public_jwk = pair.to_jwk_public_key();
+    public_jwk.set_key_id("k1");
+    let jwks = json!({"keys": [Value::Object(public_jwk.as_ref().clone())]}).to_string();
+    let signer = RS256
+        .signer_from_pem(pair.to_pem_private_key())
+        .expect("signer");
+    let token = |sub: &str, scope: &str| {
+        let claims = json!({"iss": ISSUER, "sub": sub, "aud": AUDIENCE, "iat": now(),
+                            "exp": now() + 3600, "scope": scope, "azp": "client"});
+        sign_compact(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": "k1"}),
+            &claims,
+            &signer,
+        )
+        .expect("sign")
+    };
+    let valid = token("user", "read:messages");
+    let no_scope = token("user", "openid");
+    let distinct: Vec<String> = (0..1000)
+        .map(|i| token(&format!("user-{i}"), "read:messages"))
+        .collect();
+    let forged = format!(
+        "{}.{}",
+        valid.rsplit_once('.').expect("parts").0,
+        distinct[0].rsplit_once('.').expect("parts").1
+    );
+
+    let system = actix_rt::System::new();
+    let app = |auth: web::Data<Authenticator>| {
+        let metrics = web::Data::new(Metrics::default());
+        test::init_service(
+            App::new()
+                .wrap(RequestTelemetry::new(metrics.clone().into_inner()))
+                .app_data(auth)
+                .app_data(metrics)
+                .configure(api_routes),
+        )
+    };
+    let cached = system.block_on(app(authenticator(&jwks, 10_000)));
+    let uncached = system.block_on(app(authenticator(&jwks, 0)));
+
+    // One GET through `service`, failing the bench if the status is not the
+    // expected one.
+    macro_rules! get {
+        ($service:expr, $path:expr, $authorization:expr, $status:expr) => {{
+            let mut request = test::TestRequest::get().uri($path);
+            if let Some(value) = $authorization {
+                request = request.insert_header(("Authorization", format!("Bearer {value}")));
+            }
+            let response = system.block_on(test::call_service(&$service, request.to_request()));
+            assert_eq!(response.status(), $status, "{}", $path);
+            black_box(response);
+        }};
+    }
+
+    let mut group = c.benchmark_group("request");
+    group.bench_function("public", |b| {
+        b.iter(|| get!(cached, "/api/public", None::<&str>, StatusCode::OK))
+    });
+    group.bench_function("private_repeated_token", |b| {
+        b.iter(|| get!(cached, "/api/private", Some(&valid), StatusCode::OK))
+    });
+    group.bench_function("scoped_without_permission", |b| {
+        b.iter(|| {
+            get!(
+                cached,
+                "/api/private-scoped",
+                Some(&no_scope),
+                StatusCode::FORBIDDEN
+            )
+        })
+    });
+    group.bench_function("private_without_token", |b| {
+        b.iter(|| {
+            get!(
+                cached,
+                "/api/private",
+                None::<&str>,
+                StatusCode::UNAUTHORIZED
+            )
+        })
+    });
+    group.bench_function("private_garbage_token", |b| {
+        b.iter(|| {
+            get!(
+                cached,
+                "/api/private",
+                Some("garbage.garbage.garbage"),
+                StatusCode::UNAUTHORIZED
+            )
+        })
+    });
+    let mut i = 0;
+    group.bench_function("private_distinct_tokens_uncached", |b| {
+        b.iter(|| {
+            i = (i + 1) % distinct.len();
+            get!(uncached, "/api/private", Some(&distinct[i]), StatusCode::OK)
+        })
+    });
+    group.bench_function("private_bad_signature_uncached", |b| {
+        b.iter(|| {
+            get!(
+                uncached,
+                "/api/private",
+                Some(&forged),
+                StatusCode::UNAUTHORIZED
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches_group, benches);
+criterion_main!(benches_group);
