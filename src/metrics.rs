@@ -3,6 +3,7 @@
 //! route pattern (never the raw path), the method, the status code, and the
 //! auth outcome label. Never a token or a `sub`.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,18 +49,34 @@ impl RouteMetrics {
     fn record(&self, method: &'static str, status: u16, latency: Duration) {
         self.latency.observe(latency);
         let key = (method, status);
-        if let Ok(responses) = self.responses.read() {
-            if let Some(count) = responses.get(&key) {
-                count.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+        with_entry(&self.responses, &key, || key, count_one);
+    }
+}
+
+fn count_one(count: &AtomicU64) {
+    count.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Runs `use_entry` on the entry for `key`: under a read lock when the key
+/// is known, under the write lock the first time, creating the entry (and
+/// its owned key, with `owned`) then.
+fn with_entry<K, Q, V>(
+    map: &RwLock<BTreeMap<K, V>>,
+    key: &Q,
+    owned: impl FnOnce() -> K,
+    use_entry: impl FnOnce(&V),
+) where
+    K: Ord + Borrow<Q>,
+    Q: Ord + ?Sized,
+    V: Default,
+{
+    if let Ok(entries) = map.read() {
+        if let Some(entry) = entries.get(key) {
+            return use_entry(entry);
         }
-        if let Ok(mut responses) = self.responses.write() {
-            responses
-                .entry(key)
-                .or_default()
-                .fetch_add(1, Ordering::Relaxed);
-        }
+    }
+    if let Ok(mut entries) = map.write() {
+        use_entry(entries.entry(owned()).or_default());
     }
 }
 
@@ -88,34 +105,17 @@ impl Metrics {
         status: u16,
         latency: Duration,
     ) {
-        if let Ok(routes) = self.routes.read() {
-            if let Some(known) = routes.get(route) {
-                known.record(method, status, latency);
-                return;
-            }
-        }
-        if let Ok(mut routes) = self.routes.write() {
-            routes
-                .entry(route.to_owned())
-                .or_default()
-                .record(method, status, latency);
-        }
+        with_entry(
+            &self.routes,
+            route,
+            || route.to_owned(),
+            |metrics: &RouteMetrics| metrics.record(method, status, latency),
+        );
     }
 
     /// Records the outcome of an authentication attempt (`ok`, `expired`, ...).
     pub fn record_auth(&self, outcome: &'static str) {
-        if let Ok(outcomes) = self.auth_outcomes.read() {
-            if let Some(count) = outcomes.get(outcome) {
-                count.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        }
-        if let Ok(mut outcomes) = self.auth_outcomes.write() {
-            outcomes
-                .entry(outcome)
-                .or_default()
-                .fetch_add(1, Ordering::Relaxed);
-        }
+        with_entry(&self.auth_outcomes, outcome, || outcome, count_one);
     }
 
     /// The Prometheus text exposition of everything, with the key cache's
