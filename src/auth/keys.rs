@@ -13,12 +13,15 @@ use super::signature::SignatureKey;
 pub struct VerifyingKey {
     /// The key's `kid`, if the JWK had one.
     pub kid: Option<String>,
-    /// The algorithm this verifier checks.
-    pub alg: Algorithm,
     key: SignatureKey,
 }
 
 impl VerifyingKey {
+    /// The algorithm this verifier checks.
+    pub fn alg(&self) -> Algorithm {
+        self.key.alg()
+    }
+
     /// Checks `signature` over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.key.verify(message, signature)
@@ -77,9 +80,9 @@ impl KeySet {
             Some(kid) => self
                 .keys
                 .iter()
-                .find(|k| k.alg == alg && k.kid.as_deref() == Some(kid)),
+                .find(|k| k.alg() == alg && k.kid.as_deref() == Some(kid)),
             None => {
-                let mut matching = self.keys.iter().filter(|k| k.alg == alg);
+                let mut matching = self.keys.iter().filter(|k| k.alg() == alg);
                 match (matching.next(), matching.next()) {
                     (Some(only), None) => Some(only),
                     _ => None,
@@ -147,7 +150,6 @@ fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKe
         match SignatureKey::from_jwk(map, alg) {
             Ok(key) => built.push(VerifyingKey {
                 kid: kid.clone(),
-                alg,
                 key,
             }),
             Err(e) => last_error = Some(e),
