@@ -3,12 +3,17 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{
+    ContentType, HeaderValue, CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use super::rendered::{rendered, Rendered};
 use super::scheme::{Challenge, DPOP_NONCE};
 
 /// Why a token was refused. Each reason has a short description that is safe
@@ -201,7 +206,7 @@ impl fmt::Display for ProofError {
 
 /// Every way an authenticated request can fail. One `ResponseError` impl
 /// decides status, challenge and body, so every route answers alike.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No credentials, or a scheme we do not support: 401 with a bare
     /// challenge and no error code (RFC 6750 §3.1).
@@ -247,7 +252,7 @@ pub enum AuthError {
     #[error("insufficient scope, needs {required}")]
     InsufficientScope {
         /// The space-delimited permissions the route needs.
-        required: String,
+        required: Arc<str>,
         /// The challenge to send.
         challenge: Challenge,
     },
@@ -331,8 +336,26 @@ impl AuthError {
             Self::InsufficientScope {
                 challenge,
                 required,
-            } => Some(challenge.render_error(code, description, Some(required))),
+            } => Some(challenge.render_error(code, description, Some(required.as_ref()))),
             Self::KeysUnavailable { .. } => None,
+        }
+    }
+
+    /// The challenge header and body of this error, worked out afresh.
+    fn render(&self) -> Rendered {
+        let description = self.description();
+        let challenge = self
+            .challenge_header(&description)
+            .and_then(|c| HeaderValue::try_from(c).ok());
+        let body = serde_json::to_vec(&ErrorBody {
+            error: self.code(),
+            error_description: &description,
+        })
+        // Two strings always serialise; the fallback only keeps this panic-free.
+        .unwrap_or_default();
+        Rendered {
+            challenge,
+            body: Bytes::from(body),
         }
     }
 }
@@ -351,12 +374,15 @@ impl ResponseError for AuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let description = self.description();
+        let render = || self.render();
+        // A nonce or a retry delay changes from one answer to the next, so
+        // those two are not worth remembering; every other refusal is.
+        let parts = match self {
+            Self::UseDpopNonce { .. } | Self::KeysUnavailable { .. } => render(),
+            _ => rendered(self, render),
+        };
         let mut response = HttpResponse::build(self.status_code());
-        if let Some(value) = self
-            .challenge_header(&description)
-            .and_then(|c| HeaderValue::try_from(c).ok())
-        {
+        if let Some(value) = parts.challenge {
             response.insert_header((WWW_AUTHENTICATE, value));
         }
         if let Self::KeysUnavailable { retry_after_secs } = self {
@@ -369,9 +395,7 @@ impl ResponseError for AuthError {
         }
         // RFC 6750 §3: error responses must not be cached.
         response.insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        response.json(ErrorBody {
-            error: self.code(),
-            error_description: &description,
-        })
+        response.insert_header(ContentType::json());
+        response.body(parts.body)
     }
 }

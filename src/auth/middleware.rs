@@ -326,8 +326,11 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let dpop = req
             .app_data::<web::Data<Authenticator>>()
-            .and_then(|a| a.dpop.clone());
-        // Without DPoP there is no nonce to add: no extra future per request.
+            .and_then(|a| a.dpop.as_ref())
+            .filter(|d| d.issues_nonces())
+            .map(Arc::clone);
+        // Without server nonces there is no header to add: no extra future
+        // and no clock read per request.
         let Some(dpop) = dpop else {
             return Either::Left(self.service.call(req));
         };

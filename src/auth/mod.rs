@@ -13,6 +13,7 @@ pub mod keys;
 pub mod middleware;
 pub mod policy;
 pub mod proxy;
+mod rendered;
 pub mod scheme;
 pub mod scope;
 pub mod signature;

@@ -31,6 +31,8 @@ pub enum Requirement {
 pub struct RequireScopes {
     permissions: Arc<[String]>,
     requirement: Requirement,
+    /// The permissions joined for the challenge, once rather than per refusal.
+    scope: Arc<str>,
 }
 
 impl RequireScopes {
@@ -48,8 +50,10 @@ impl RequireScopes {
         permissions: I,
         requirement: Requirement,
     ) -> Self {
+        let permissions: Arc<[String]> = permissions.into_iter().map(Into::into).collect();
         Self {
-            permissions: permissions.into_iter().map(Into::into).collect(),
+            scope: permissions.join(" ").into(),
+            permissions,
             requirement,
         }
     }
@@ -64,8 +68,8 @@ impl RequireScopes {
 
     /// The permissions that would satisfy the route, space-delimited, for
     /// the challenge's `scope` attribute.
-    pub fn scope(&self) -> String {
-        self.permissions.join(" ")
+    pub fn scope(&self) -> &str {
+        &self.scope
     }
 }
 
@@ -112,7 +116,7 @@ where
         let refusal = match extensions.get::<Authenticated>() {
             Some(a) if self.requirement.is_satisfied_by(&a.claims) => None,
             Some(a) => Some(AuthError::InsufficientScope {
-                required: self.requirement.scope(),
+                required: Arc::clone(&self.requirement.scope),
                 challenge: challenge(Some(a.scheme)),
             }),
             None => Some(AuthError::MissingCredentials {

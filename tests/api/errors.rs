@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, Reply};
 
@@ -283,8 +283,10 @@ async fn random_tokens_only_ever_get_400_or_401() {
 }
 
 #[actix_web::test]
-async fn error_responses_are_not_cacheable() {
-    // RFC 6750 §3 / RFC 9111 §5.2.2.5: `Cache-Control: no-store`.
+async fn error_responses_are_json_and_not_cacheable_every_time() {
+    // RFC 6750 §3 / RFC 9111 §5.2.2.5: `Cache-Control: no-store`. Each case
+    // is sent twice: a repeated refusal is answered from the worker's
+    // rendered refusals and must come out the same.
     let app = spawn_app().await;
     let token = app.token().sign(&app.key);
     let expired = app
@@ -304,16 +306,42 @@ async fn error_responses_are_not_cacheable() {
         ),
     ];
     for (case, path, authorization, status) in cases {
-        let mut request = app.client.get(format!("{}{path}", app.address));
-        if let Some(value) = authorization {
-            request = request.insert_header(("Authorization", value));
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let mut request = app.client.get(format!("{}{path}", app.address));
+            if let Some(value) = &authorization {
+                request = request.insert_header(("Authorization", value.as_str()));
+            }
+            let mut response = request.send().await.expect("request failed");
+            assert_eq!(response.status().as_u16(), status, "{case}: status");
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let cache_control = header("cache-control");
+            let content_type = header("content-type");
+            let challenge = header("www-authenticate");
+            assert_eq!(
+                cache_control.as_deref(),
+                Some("no-store"),
+                "{case}: Cache-Control"
+            );
+            assert_eq!(
+                content_type.as_deref(),
+                Some("application/json"),
+                "{case}: Content-Type"
+            );
+            let body = response.body().await.expect("body");
+            let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+            assert!(body["error_description"].is_string(), "{case}: {body}");
+            answers.push((challenge, body));
         }
-        let response = request.send().await.expect("request failed");
-        assert_eq!(response.status().as_u16(), status, "{case}: status");
-        let cache_control = response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok());
-        assert_eq!(cache_control, Some("no-store"), "{case}: Cache-Control");
+        assert_eq!(
+            answers[0], answers[1],
+            "{case}: the repeated refusal differs"
+        );
     }
 }

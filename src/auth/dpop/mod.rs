@@ -121,6 +121,11 @@ impl DpopVerifier {
         }
     }
 
+    /// Whether server nonces are on, so answers carry a `DPoP-Nonce`.
+    pub fn issues_nonces(&self) -> bool {
+        self.nonces.is_some()
+    }
+
     /// A fresh nonce for a `DPoP-Nonce` response header, when nonces are on.
     pub fn fresh_nonce(&self, now: i64) -> Option<String> {
         self.nonces.as_ref().map(|issuer| issuer.current(now))
