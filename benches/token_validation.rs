@@ -10,7 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use auth0_actix_api::auth::dpop::ProofRequest;
 use auth0_actix_api::auth::keys::KeySet;
 use auth0_actix_api::auth::signature::SignatureKey;
-use auth0_actix_api::auth::{Algorithm, KeyCache, KeyCachePolicy, ValidationPolicy, Validator};
+use auth0_actix_api::auth::{
+    Algorithm, Claims, KeyCache, KeyCachePolicy, ValidationPolicy, Validator,
+};
 use auth0_actix_api::auth::{DpopPolicy, DpopVerifier};
 use auth0_actix_api::dpop_client::ClientKey;
 use auth0_actix_api::issuer::sign_compact;
@@ -144,6 +146,17 @@ fn benches(c: &mut Criterion) {
             i = (i + 1) % distinct.len();
             assert!(validate(&uncached, black_box(&distinct[i])));
         })
+    });
+    // The payload of a typical Auth0 access token, custom claims included.
+    let payload = json!({"iss": ISSUER, "sub": "auth0|5f7c8ec7c33c6c004bbafe82",
+        "aud": [AUDIENCE, "https://tenant.example/userinfo"], "iat": now(), "exp": now() + 86400,
+        "scope": "openid profile email read:messages", "azp": "client-id-0123456789",
+        "permissions": ["read:messages", "write:messages"],
+        "https://myapp.example.com/roles": ["admin", "editor"],
+        "https://myapp.example.com/email": "user@example.com"})
+    .to_string();
+    valid.bench_function("claims_from_payload", |b| {
+        b.iter(|| Claims::from_payload(black_box(payload.as_bytes())).is_ok())
     });
     assert!(validate(&cached, &repeated));
     valid.bench_function("repeated_token_cached", |b| {

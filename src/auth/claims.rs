@@ -1,12 +1,16 @@
 //! Typed access-token claims (RFC 7519 §4.1, RFC 9068 §2.2, Auth0 RBAC), with
 //! every registered claim type-checked and custom claims kept untouched.
 
-use serde_json::{Map, Value};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use serde_json::{Map, Number, Value};
 
 use super::error::TokenError;
 
 /// The verified claims of an access token, as handlers see them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Claims {
     /// `sub`: the user or client the token was issued for; absent for some
     /// machine tokens.
@@ -31,7 +35,56 @@ pub struct Claims {
     pub client_id: Option<String>,
     /// `jti`, when present.
     pub jti: Option<String>,
-    raw: Map<String, Value>,
+    /// The payload as it came, for the claims read by name.
+    payload: Box<str>,
+    /// The payload as a map, built the first time a claim is read by name:
+    /// most requests never do, and a verified token keeps it once built.
+    raw: OnceLock<Map<String, Value>>,
+}
+
+/// The registered claims, each kept as its raw JSON text so that its type is
+/// checked below with an error naming it. Custom claims are skipped here.
+/// A registered claim that appears twice makes the payload malformed rather
+/// than letting one parser read the first and another the last (RFC 7519 §4).
+#[derive(Deserialize)]
+struct Registered<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    sub: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    iss: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    aud: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    exp: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    iat: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    nbf: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    scope: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    permissions: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    cnf: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    client_id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    azp: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    jti: Option<&'a RawValue>,
+}
+
+/// RFC 9449 §6.1's `cnf` object, with only the member we use.
+#[derive(Deserialize)]
+struct Confirmation<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    jkt: Option<&'a RawValue>,
+}
+
+/// Any value, `null` included, is `Some`: a claim set to `null` has the wrong
+/// type, where serde's own `Option` would take it for an absent claim.
+fn present<'a, D: Deserializer<'a>>(deserializer: D) -> Result<Option<&'a RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
 }
 
 impl Claims {
@@ -39,24 +92,25 @@ impl Claims {
     /// `sub`, `client_id` and `jti` depend on the policy and are checked by
     /// the validator; `iss`, `aud`, `exp` and `iat` are always required.
     pub fn from_payload(payload: &[u8]) -> Result<Self, TokenError> {
-        let raw: Map<String, Value> =
-            serde_json::from_slice(payload).map_err(|_| TokenError::Malformed)?;
+        let payload = std::str::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
+        let c: Registered<'_> = object(payload).ok_or(TokenError::Malformed)?;
         Ok(Self {
-            sub: optional_string(&raw, "sub")?,
-            iss: optional_string(&raw, "iss")?.ok_or(TokenError::MissingClaim("iss"))?,
-            aud: audiences(&raw)?,
-            exp: numeric_date(&raw, "exp")?.ok_or(TokenError::MissingClaim("exp"))?,
-            iat: numeric_date(&raw, "iat")?.ok_or(TokenError::MissingClaim("iat"))?,
-            nbf: numeric_date(&raw, "nbf")?,
-            scope: scope(&raw)?,
-            permissions: string_array(&raw, "permissions")?,
-            jkt: confirmation_thumbprint(&raw)?,
-            client_id: match optional_string(&raw, "client_id")? {
+            sub: string(c.sub, "sub")?,
+            iss: string(c.iss, "iss")?.ok_or(TokenError::MissingClaim("iss"))?,
+            aud: audiences(c.aud)?,
+            exp: numeric_date(c.exp, "exp")?.ok_or(TokenError::MissingClaim("exp"))?,
+            iat: numeric_date(c.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))?,
+            nbf: numeric_date(c.nbf, "nbf")?,
+            scope: scope(c.scope)?,
+            permissions: string_array(c.permissions, "permissions")?.unwrap_or_default(),
+            jkt: confirmation_thumbprint(c.cnf)?,
+            client_id: match string(c.client_id, "client_id")? {
                 Some(id) => Some(id),
-                None => optional_string(&raw, "azp")?,
+                None => string(c.azp, "azp")?,
             },
-            jti: optional_string(&raw, "jti")?,
-            raw,
+            jti: string(c.jti, "jti")?,
+            payload: payload.into(),
+            raw: OnceLock::new(),
         })
     }
 
@@ -68,108 +122,121 @@ impl Claims {
 
     /// Any claim by name, exactly as the token carried it.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.raw.get(name)
+        self.raw().get(name)
     }
 
     /// All claims, exactly as the token carried them.
     pub fn raw(&self) -> &Map<String, Value> {
-        &self.raw
+        // The payload parsed as an object once already, so this cannot fail;
+        // the empty map only keeps it panic-free.
+        self.raw
+            .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
     }
 
     /// Namespaced custom claims (names that are URLs, as Auth0 requires for
     /// claims added by Actions), untouched.
     pub fn custom(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.raw
+        self.raw()
             .iter()
             .filter(|(name, _)| name.starts_with("https://") || name.starts_with("http://"))
     }
 }
 
-fn optional_string(
-    raw: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, TokenError> {
-    match raw.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(TokenError::InvalidClaim(name)),
+/// Equal when the typed claims and the payload are; whether the map of
+/// claims has been built yet does not count.
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.sub == other.sub
+            && self.iss == other.iss
+            && self.aud == other.aud
+            && self.exp == other.exp
+            && self.iat == other.iat
+            && self.nbf == other.nbf
+            && self.scope == other.scope
+            && self.permissions == other.permissions
+            && self.jkt == other.jkt
+            && self.client_id == other.client_id
+            && self.jti == other.jti
+            && self.payload == other.payload
     }
+}
+
+/// `text` read as a JSON object into `T`. serde would also fill a struct from
+/// an array, by position, so anything but an object is refused first.
+fn object<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
+    text.trim_start()
+        .starts_with('{')
+        .then(|| serde_json::from_str(text).ok())
+        .flatten()
+}
+
+/// The first character of a raw JSON value, which tells its type.
+fn kind(raw: &RawValue) -> Option<char> {
+    raw.get().trim_start().chars().next()
+}
+
+fn string(raw: Option<&RawValue>, name: &'static str) -> Result<Option<String>, TokenError> {
+    raw.map(|r| serde_json::from_str(r.get()).map_err(|_| TokenError::InvalidClaim(name)))
+        .transpose()
 }
 
 /// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional.
-fn numeric_date(raw: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, TokenError> {
-    match raw.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                return Ok(Some(i));
-            }
-            match n.as_f64() {
-                // Beyond ±2^53 a float is not a meaningful date.
-                Some(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(Some(f.floor() as i64)),
-                _ => Err(TokenError::InvalidClaim(name)),
-            }
-        }
-        Some(_) => Err(TokenError::InvalidClaim(name)),
+fn numeric_date(raw: Option<&RawValue>, name: &'static str) -> Result<Option<i64>, TokenError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let n: Number = serde_json::from_str(raw.get()).map_err(|_| TokenError::InvalidClaim(name))?;
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        // Beyond ±2^53 a float is not a meaningful date.
+        Some(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(Some(f.floor() as i64)),
+        _ => Err(TokenError::InvalidClaim(name)),
     }
 }
 
-fn audiences(raw: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
-    match raw.get("aud") {
-        None => Err(TokenError::MissingClaim("aud")),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or(TokenError::InvalidClaim("aud"))
-            })
-            .collect(),
-        Some(_) => Err(TokenError::InvalidClaim("aud")),
+fn audiences(raw: Option<&RawValue>) -> Result<Vec<String>, TokenError> {
+    let raw = raw.ok_or(TokenError::MissingClaim("aud"))?;
+    let audiences = match kind(raw) {
+        Some('"') => string(Some(raw), "aud")?.into_iter().collect(),
+        _ => string_array(Some(raw), "aud")?.unwrap_or_default(),
+    };
+    if audiences.is_empty() {
+        return Err(TokenError::InvalidClaim("aud"));
     }
+    Ok(audiences)
 }
 
 /// `scope` is a space-delimited string (RFC 8693 §4.2); some issuers send an array.
-fn scope(raw: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
-    match raw.get("scope") {
+fn scope(raw: Option<&RawValue>) -> Result<Vec<String>, TokenError> {
+    match raw {
         None => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(s
+        Some(r) if kind(r) == Some('"') => Ok(string(Some(r), "scope")?
+            .unwrap_or_default()
             .split(' ')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect()),
-        Some(Value::Array(_)) => string_array(raw, "scope"),
-        Some(_) => Err(TokenError::InvalidClaim("scope")),
+        Some(r) => Ok(string_array(Some(r), "scope")?.unwrap_or_default()),
     }
 }
 
-fn string_array(raw: &Map<String, Value>, name: &'static str) -> Result<Vec<String>, TokenError> {
-    match raw.get(name) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or(TokenError::InvalidClaim(name))
-            })
-            .collect(),
-        Some(_) => Err(TokenError::InvalidClaim(name)),
-    }
+fn string_array(
+    raw: Option<&RawValue>,
+    name: &'static str,
+) -> Result<Option<Vec<String>>, TokenError> {
+    raw.map(|r| serde_json::from_str(r.get()).map_err(|_| TokenError::InvalidClaim(name)))
+        .transpose()
 }
 
 /// RFC 9449 §6.1: `cnf` is an object whose `jkt` is a string.
-fn confirmation_thumbprint(raw: &Map<String, Value>) -> Result<Option<String>, TokenError> {
-    match raw.get("cnf") {
-        None => Ok(None),
-        Some(Value::Object(cnf)) => match cnf.get("jkt") {
-            None => Ok(None),
-            Some(Value::String(jkt)) => Ok(Some(jkt.clone())),
-            Some(_) => Err(TokenError::InvalidClaim("cnf")),
-        },
-        Some(_) => Err(TokenError::InvalidClaim("cnf")),
-    }
+fn confirmation_thumbprint(raw: Option<&RawValue>) -> Result<Option<String>, TokenError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let cnf: Confirmation<'_> = object(raw.get()).ok_or(TokenError::InvalidClaim("cnf"))?;
+    string(cnf.jkt, "cnf")
 }
 
 #[cfg(test)]
@@ -237,6 +304,69 @@ mod tests {
             v.as_object_mut().unwrap().remove(name);
             assert_eq!(claims(v), Err(TokenError::MissingClaim(name)), "{name}");
         }
+    }
+
+    #[test]
+    fn only_a_json_object_without_repeated_registered_claims_is_a_payload() {
+        let cases: [&[u8]; 6] = [
+            br#"["https://t/", "api", 2000000000, 1000000000]"#,
+            br#""iss""#,
+            b"null",
+            br#"{"iss": "https://t/", "aud": "api", "exp": 2000000000, "iat": 1000000000,"#,
+            br#"{"iss": "https://t/", "aud": "api", "exp": 2000000000, "iat": 1000000000, "aud": "other"}"#,
+            b"{\"iss\": \"https://t/\xff\", \"aud\": \"api\", \"exp\": 2000000000, \"iat\": 1000000000}",
+        ];
+        for payload in cases {
+            assert_eq!(
+                Claims::from_payload(payload),
+                Err(TokenError::Malformed),
+                "{}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+        // A repeated custom claim is not ours to judge: the last one counts.
+        let mut text = base().to_string();
+        text.pop();
+        text.push_str(r#","https://app/x": 1, "https://app/x": 2}"#);
+        let c = Claims::from_payload(text.as_bytes()).unwrap();
+        assert_eq!(c.get("https://app/x"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn a_null_claim_has_the_wrong_type_rather_than_being_absent() {
+        for name in [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "scope",
+            "permissions",
+            "cnf",
+            "jti",
+        ] {
+            assert_eq!(
+                claims(with(name, Value::Null)),
+                Err(TokenError::InvalidClaim(name)),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn claims_read_by_name_are_the_payload_as_sent() {
+        let mut v = with("cnf", json!({"jkt": "thumb", "other": [1, {"a": null}]}));
+        v["https://app/tenant"] = json!({"id": 7, "name": "acme"});
+        v["azp"] = json!("client");
+        let c = claims(v.clone()).unwrap();
+        let copy = c.clone();
+        assert_eq!(c.jkt.as_deref(), Some("thumb"));
+        assert_eq!(c.client_id.as_deref(), Some("client"));
+        assert_eq!(Value::Object(c.raw().clone()), v);
+        assert_eq!(c.get("https://app/tenant"), Some(&v["https://app/tenant"]));
+        // Whether the map was built yet does not make two claims differ.
+        assert_eq!(c, copy);
     }
 
     #[test]

@@ -335,6 +335,30 @@ async fn claims_of_the_wrong_type_are_401_not_500() {
 }
 
 #[actix_web::test]
+async fn a_signed_token_repeating_a_registered_claim_is_malformed() {
+    // RFC 7519 §4: with two `aud` (or `sub`) members, parsers that read the
+    // first and parsers that read the last would disagree about the token,
+    // so it is refused however it is signed.
+    let app = spawn_app().await;
+    let builder = app.token();
+    let claims = Value::Object(builder.claims.clone()).to_string();
+    let header = Value::Object(builder.header.clone()).to_string();
+    for (name, value) in [
+        ("aud", "\"https://other.example\""),
+        ("sub", "\"auth0|admin\""),
+    ] {
+        let repeated = format!("{},\"{name}\":{value}}}", &claims[..claims.len() - 1]);
+        let input = format!("{}.{}", b64(&header), b64(&repeated));
+        let token = format!("{input}.{}", b64(app.key.sign(input.as_bytes())));
+        let reply = app.get_bearer(PRIVATE, &token).await;
+        assert_invalid_token(&reply, "The access token is malformed", name);
+    }
+    // The same claims, each once, are accepted: only the repetition was wrong.
+    let reply = app.get_bearer(PRIVATE, &builder.sign(&app.key)).await;
+    assert_accepted(&reply, PRIVATE, "each claim once");
+}
+
+#[actix_web::test]
 async fn crit_header_is_rejected() {
     // RFC 7515 §4.1.11: we implement no extension, so any `crit` is refused.
     let app = spawn_app().await;
