@@ -7,7 +7,7 @@
 //! Run: `cargo bench --bench request_path`.
 
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::http::StatusCode;
@@ -167,6 +167,87 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Criterion runs one benchmark after another, so the machine's drift
+    // between them can exceed the differences the refusal targets are about.
+    // Here each refusal alternates with the valid request it must not be
+    // slower than, batch by batch, and the median of the batch ratios is
+    // printed.
+    println!(
+        "\npaired, in process: time per request of each refusal over its valid counterpart,\n\
+         the median of {PAIRED_BATCHES} alternating batches (1.00 or less: no slower)"
+    );
+    let mut repeated = || get!(cached, "/api/private", Some(&valid), StatusCode::OK);
+    let scoped = || {
+        get!(
+            cached,
+            "/api/private-scoped",
+            Some(&no_scope),
+            StatusCode::FORBIDDEN
+        )
+    };
+    let missing = || {
+        get!(
+            cached,
+            "/api/private",
+            None::<&HeaderValue>,
+            StatusCode::UNAUTHORIZED
+        )
+    };
+    let garbage_token = || {
+        get!(
+            cached,
+            "/api/private",
+            Some(&garbage),
+            StatusCode::UNAUTHORIZED
+        )
+    };
+    let pairs: [(&str, &dyn Fn()); 3] = [
+        ("scope refused (403) / repeated valid token", &scoped),
+        ("no token (401) / repeated valid token", &missing),
+        ("garbage token (401) / repeated valid token", &garbage_token),
+    ];
+    for (name, refusal) in pairs {
+        let ratio = paired_ratio(refusal, &mut repeated, 2_000);
+        println!("  {name}: {ratio:.2}");
+    }
+    let mut j = 0;
+    let ratio = paired_ratio(
+        || {
+            get!(
+                uncached,
+                "/api/private",
+                Some(&forged),
+                StatusCode::UNAUTHORIZED
+            )
+        },
+        || {
+            j = (j + 1) % distinct.len();
+            get!(uncached, "/api/private", Some(&distinct[j]), StatusCode::OK)
+        },
+        100,
+    );
+    println!("  bad signature / distinct valid tokens, both uncached: {ratio:.2}");
+}
+
+/// Alternating batches per paired comparison.
+const PAIRED_BATCHES: usize = 101;
+
+/// The median over [`PAIRED_BATCHES`] alternating batches of `per_batch`
+/// calls of `a`'s time over `b`'s.
+fn paired_ratio(a: impl Fn(), mut b: impl FnMut(), per_batch: usize) -> f64 {
+    let mut ratios: Vec<f64> = (0..PAIRED_BATCHES)
+        .map(|_| {
+            let start = Instant::now();
+            (0..per_batch).for_each(|_| a());
+            let a_time = start.elapsed();
+            let start = Instant::now();
+            (0..per_batch).for_each(|_| b());
+            a_time.as_secs_f64() / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[PAIRED_BATCHES / 2]
 }
 
 criterion_group!(benches_group, benches);

@@ -3,10 +3,12 @@
 //! OpenSSL 3 looks up the digest and signature implementations by name each
 //! time a verify operation is initialised, which costs about as much again
 //! as the RSA public-key operation. Here the message is hashed once with the
-//! low-level SHA-256, and each worker thread keeps an initialised
-//! `EVP_PKEY_CTX` per RSA key, so a request pays only the modular
-//! exponentiation. ECDSA goes through the low-level verify, which needs no
-//! lookup at all.
+//! low-level SHA-256. RS256 runs the bare RSA public operation and compares
+//! the result with the one encoding a valid signature can have (RFC 8017
+//! §8.2.2), so a request pays only the modular exponentiation, and a refused
+//! signature costs no more than an accepted one. PS256 keeps an initialised
+//! `EVP_PKEY_CTX` per key in each worker thread. ECDSA goes through the
+//! low-level verify, which needs no lookup at all.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +29,18 @@ use super::token::decode_segment;
 /// RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used."
 const MIN_RSA_BITS: u32 = 2048;
 
-/// Initialised RSA contexts kept per worker thread. Key sets hold a handful
-/// of keys, so a few slots cover rotation overlap with room to spare.
+/// RSA keys above this size are refused, so that a decoded signature always
+/// fits a buffer on the stack.
+const MAX_RSA_BITS: u32 = 8192;
+
+/// The DER `DigestInfo` prefix of a SHA-256 hash (RFC 8017 §9.2, note 1).
+const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+/// Initialised PS256 contexts kept per worker thread. Key sets hold a
+/// handful of keys, so a few slots cover rotation overlap with room to spare.
 const CONTEXTS_PER_THREAD: usize = 8;
 
 /// Identifies a key for the per-thread context slots; never reused.
@@ -46,7 +58,13 @@ pub struct SignatureKey {
 }
 
 enum Material {
-    Rsa { id: u64, key: PKey<Public> },
+    /// RS256: the public operation alone.
+    Pkcs1(Rsa<Public>),
+    /// PS256: through a prepared context, `id` naming its per-thread slot.
+    Pss {
+        id: u64,
+        key: PKey<Public>,
+    },
     Ec(EcKey<Public>),
 }
 
@@ -68,15 +86,24 @@ impl SignatureKey {
                 let n = BigNum::from_slice(&member(jwk, "n")?).map_err(|e| e.to_string())?;
                 let e = BigNum::from_slice(&member(jwk, "e")?).map_err(|e| e.to_string())?;
                 let rsa = Rsa::from_public_components(n, e).map_err(|e| e.to_string())?;
-                let key = PKey::from_rsa(rsa).map_err(|e| e.to_string())?;
-                if key.bits() < MIN_RSA_BITS {
+                let bits = u32::try_from(rsa.n().num_bits()).unwrap_or(0);
+                if bits < MIN_RSA_BITS {
                     return Err(format!(
-                        "RSA key of {} bits, under the {MIN_RSA_BITS} RFC 7518 requires",
-                        key.bits()
+                        "RSA key of {bits} bits, under the {MIN_RSA_BITS} RFC 7518 requires"
                     ));
                 }
-                let id = NEXT_KEY_ID.fetch_add(1, Ordering::Relaxed);
-                Material::Rsa { id, key }
+                if bits > MAX_RSA_BITS {
+                    return Err(format!(
+                        "RSA key of {bits} bits, over the {MAX_RSA_BITS} accepted"
+                    ));
+                }
+                if alg == Algorithm::RS256 {
+                    Material::Pkcs1(rsa)
+                } else {
+                    let key = PKey::from_rsa(rsa).map_err(|e| e.to_string())?;
+                    let id = NEXT_KEY_ID.fetch_add(1, Ordering::Relaxed);
+                    Material::Pss { id, key }
+                }
             }
             Algorithm::ES256 => {
                 if jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
@@ -109,12 +136,13 @@ impl SignatureKey {
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         let digest = sha256(message);
         match &self.material {
-            Material::Rsa { id, key } => {
-                // A valid signature is exactly the modulus length (RFC 8017 §8.2.2).
+            Material::Pkcs1(key) => verify_pkcs1(key, &digest, signature),
+            Material::Pss { id, key } => {
+                // A valid signature is exactly the modulus length (RFC 8017 §8.1.2).
                 if signature.len() != key.size() {
                     return false;
                 }
-                with_rsa_context(*id, key, self.alg, |ctx| {
+                with_rsa_context(*id, key, |ctx| {
                     ctx.verify(&digest, signature).unwrap_or(false)
                 })
                 .unwrap_or(false)
@@ -129,7 +157,6 @@ impl SignatureKey {
 fn with_rsa_context(
     id: u64,
     key: &PKey<Public>,
-    alg: Algorithm,
     check: impl FnOnce(&mut PkeyCtx<Public>) -> bool,
 ) -> Option<bool> {
     RSA_CONTEXTS
@@ -138,7 +165,7 @@ fn with_rsa_context(
             let index = match slots.iter().position(|(slot, _)| *slot == id) {
                 Some(index) => index,
                 None => {
-                    let ctx = rsa_context(key, alg).ok()?;
+                    let ctx = pss_context(key).ok()?;
                     if slots.len() >= CONTEXTS_PER_THREAD {
                         // The oldest slot most likely belongs to a retired key.
                         slots.remove(0);
@@ -154,25 +181,47 @@ fn with_rsa_context(
         .flatten()
 }
 
-/// A verify context with the algorithm's padding and digest set, ready for
-/// any number of `EVP_PKEY_verify` calls.
-fn rsa_context(
-    key: &PKey<Public>,
-    alg: Algorithm,
-) -> Result<PkeyCtx<Public>, openssl::error::ErrorStack> {
+/// A PS256 verify context with its padding and digests set, ready for any
+/// number of `EVP_PKEY_verify` calls.
+fn pss_context(key: &PKey<Public>) -> Result<PkeyCtx<Public>, openssl::error::ErrorStack> {
     let mut ctx = PkeyCtx::new(key)?;
     ctx.verify_init()?;
     let md = openssl::md::Md::sha256();
-    if alg == Algorithm::PS256 {
-        ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
-        ctx.set_rsa_mgf1_md(md)?;
-        // RFC 7518 §3.5: the salt is as long as the hash.
-        ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
-    } else {
-        ctx.set_rsa_padding(Padding::PKCS1)?;
-    }
+    ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
+    ctx.set_rsa_mgf1_md(md)?;
+    // RFC 7518 §3.5: the salt is as long as the hash.
+    ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
     ctx.set_signature_md(md)?;
     Ok(ctx)
+}
+
+/// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2.2): the public operation
+/// on the signature must give exactly `00 01 FF..FF 00 DigestInfo(digest)`.
+/// Comparing with the one valid encoding, rather than parsing the result, is
+/// the RFC's own advice. Everything compared is public, so the comparison
+/// need not be constant-time.
+fn verify_pkcs1(key: &Rsa<Public>, digest: &[u8; 32], signature: &[u8]) -> bool {
+    let size = key.size() as usize;
+    let mut buffer = [0u8; MAX_RSA_BITS as usize / 8];
+    let (Some(decoded), true) = (buffer.get_mut(..size), signature.len() == size) else {
+        return false;
+    };
+    // Fails only for a signature not below the modulus; the openssl crate
+    // takes the error off the thread's queue.
+    if !matches!(key.public_decrypt(signature, decoded, Padding::NONE), Ok(n) if n == size) {
+        return false;
+    }
+    let tail = SHA256_DIGEST_INFO.len() + digest.len();
+    let Some(padding_end) = size.checked_sub(tail + 1) else {
+        return false;
+    };
+    let (head, rest) = decoded.split_at(padding_end);
+    head.len() >= 10
+        && head[..2] == [0x00, 0x01]
+        && head[2..].iter().all(|&b| b == 0xff)
+        && rest[0] == 0x00
+        && rest[1..=SHA256_DIGEST_INFO.len()] == SHA256_DIGEST_INFO
+        && rest[1 + SHA256_DIGEST_INFO.len()..] == digest[..]
 }
 
 /// ES256 signatures are R and S side by side, 32 bytes each (RFC 7518 §3.4).
@@ -216,6 +265,8 @@ mod tests {
     use josekit::jwk::alg::rsa::RsaKeyPair;
     use josekit::jwk::{Jwk, KeyPair};
     use josekit::jws::{JwsSigner, ES256, PS256, RS256};
+    use openssl::hash::MessageDigest;
+    use openssl::sign::Signer;
 
     /// An algorithm, a signer for it, and the public JWK of the signer's key.
     type Case = (Algorithm, Box<dyn JwsSigner>, Map<String, Value>);
@@ -269,11 +320,49 @@ mod tests {
     }
 
     #[test]
+    fn rs256_accepts_only_the_one_valid_encoding() {
+        let pair = RsaKeyPair::generate(2048).unwrap();
+        let key =
+            SignatureKey::from_jwk(&members(&pair.to_jwk_public_key()), Algorithm::RS256).unwrap();
+        let private = PKey::private_key_from_der(&pair.to_der_private_key()).unwrap();
+        let message = b"header.payload";
+        let sign = |md: MessageDigest| {
+            let mut signer = Signer::new(md, &private).unwrap();
+            signer.update(message).unwrap();
+            signer.sign_to_vec().unwrap()
+        };
+        assert!(key.verify(message, &sign(MessageDigest::sha256())));
+        // A valid PKCS#1 v1.5 signature of the same message under another
+        // hash has the right padding but another DigestInfo.
+        assert!(!key.verify(message, &sign(MessageDigest::sha384())));
+        assert!(!key.verify(message, &sign(MessageDigest::sha1())));
+        // A raw signature of just the hash, without its DigestInfo.
+        let rsa = private.rsa().unwrap();
+        let mut raw = vec![0u8; rsa.size() as usize];
+        let n = rsa
+            .private_encrypt(&sha256(message), &mut raw, Padding::PKCS1)
+            .unwrap();
+        assert!(!key.verify(message, &raw[..n]));
+        // Not below the modulus, so no public operation is possible.
+        assert!(!key.verify(message, &vec![0xff; rsa.size() as usize]));
+        // Refusals leave nothing on the thread's OpenSSL error queue, where
+        // it would be misread by the next OpenSSL call.
+        assert!(openssl::error::ErrorStack::get().errors().is_empty());
+    }
+
+    #[test]
     fn weak_or_broken_keys_are_refused() {
         let small = RsaKeyPair::generate(1024).unwrap();
         let error = SignatureKey::from_jwk(&members(&small.to_jwk_public_key()), Algorithm::RS256)
             .unwrap_err();
         assert!(error.contains("1024 bits"), "{error}");
+        let mut huge = members(&small.to_jwk_public_key());
+        huge.insert(
+            "n".into(),
+            Value::from(URL_SAFE_NO_PAD.encode([0xffu8; 1025])),
+        );
+        let error = SignatureKey::from_jwk(&huge, Algorithm::RS256).unwrap_err();
+        assert!(error.contains("8200 bits, over the 8192"), "{error}");
 
         let ec = members(
             &EcKeyPair::generate(EcCurve::P256)
@@ -295,7 +384,7 @@ mod tests {
     fn more_keys_than_context_slots_still_verify() {
         let message = b"rotation";
         let pair = RsaKeyPair::generate(2048).unwrap();
-        let signature = RS256
+        let signature = PS256
             .signer_from_jwk(&pair.to_jwk_private_key())
             .unwrap()
             .sign(message)
@@ -303,7 +392,7 @@ mod tests {
         // Each SignatureKey has its own slot, even over the same key pair.
         let keys: Vec<SignatureKey> = (0..CONTEXTS_PER_THREAD + 3)
             .map(|_| {
-                SignatureKey::from_jwk(&members(&pair.to_jwk_public_key()), Algorithm::RS256)
+                SignatureKey::from_jwk(&members(&pair.to_jwk_public_key()), Algorithm::PS256)
                     .unwrap()
             })
             .collect();
