@@ -7,7 +7,7 @@
 //! Run: `cargo bench --bench request_path`.
 
 use std::hint::black_box;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::http::StatusCode;
@@ -22,9 +22,13 @@ use auth0_actix_api::metrics::Metrics;
 use auth0_actix_api::startup::api_routes;
 use auth0_actix_api::telemetry::RequestTelemetry;
 use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "support/paired.rs"]
+mod paired;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::KeyPair;
 use josekit::jws::RS256;
+use paired::{paired_ratio, PAIRED_BATCHES};
 use serde_json::{json, Value};
 
 const ISSUER: &str = "https://tenant.example/";
@@ -168,11 +172,7 @@ fn benches(c: &mut Criterion) {
     });
     group.finish();
 
-    // Criterion runs one benchmark after another, so the machine's drift
-    // between them can exceed the differences the refusal targets are about.
-    // Here each refusal alternates with the valid request it must not be
-    // slower than, batch by batch, and the median of the batch ratios is
-    // printed.
+    // Each refusal beside the valid request it must not be slower than.
     println!(
         "\npaired, in process: time per request of each refusal over its valid counterpart,\n\
          the median of {PAIRED_BATCHES} alternating batches (1.00 or less: no slower)"
@@ -228,26 +228,6 @@ fn benches(c: &mut Criterion) {
         100,
     );
     println!("  bad signature / distinct valid tokens, both uncached: {ratio:.2}");
-}
-
-/// Alternating batches per paired comparison.
-const PAIRED_BATCHES: usize = 101;
-
-/// The median over [`PAIRED_BATCHES`] alternating batches of `per_batch`
-/// calls of `a`'s time over `b`'s.
-fn paired_ratio(a: impl Fn(), mut b: impl FnMut(), per_batch: usize) -> f64 {
-    let mut ratios: Vec<f64> = (0..PAIRED_BATCHES)
-        .map(|_| {
-            let start = Instant::now();
-            (0..per_batch).for_each(|_| a());
-            let a_time = start.elapsed();
-            let start = Instant::now();
-            (0..per_batch).for_each(|_| b());
-            a_time.as_secs_f64() / start.elapsed().as_secs_f64()
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[PAIRED_BATCHES / 2]
 }
 
 criterion_group!(benches_group, benches);

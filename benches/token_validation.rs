@@ -23,6 +23,10 @@ use josekit::jwk::KeyPair;
 use josekit::jws::{JwsVerifier, RS256};
 use serde_json::{json, Value};
 
+#[path = "support/paired.rs"]
+mod paired;
+use paired::{paired_ratio, PAIRED_BATCHES};
+
 const ISSUER: &str = "https://tenant.example/";
 const AUDIENCE: &str = "https://api.example";
 
@@ -227,6 +231,43 @@ fn benches(c: &mut Criterion) {
         );
         b.iter_batched(|| (), |_| keys.current().is_some(), BatchSize::SmallInput)
     });
+
+    // The ratios that matter, each pair alternating batch by batch so that
+    // the machine's drift between benchmarks does not enter them.
+    println!(
+        "\npaired: time per call of the first over the second, \
+         the median of {PAIRED_BATCHES} alternating batches"
+    );
+    let mut floor = || {
+        black_box(prepared.verify(black_box(&digest), black_box(&signature))).ok();
+    };
+    let ratio = paired_ratio(
+        || assert!(ours.verify(black_box(input.as_bytes()), black_box(&signature))),
+        &mut floor,
+        200,
+    );
+    println!("  our verify, hashing included / the prepared OpenSSL verify: {ratio:.2}");
+    let mut i = 0;
+    let ratio = paired_ratio(
+        || {
+            i = (i + 1) % distinct.len();
+            assert!(validate(&uncached, black_box(&distinct[i])));
+        },
+        &mut floor,
+        200,
+    );
+    println!("  a distinct token, every check / the prepared OpenSSL verify: {ratio:.2}");
+    let forged = format!("{head}.{}", distinct[1].rsplit_once('.').expect("parts").1);
+    let mut i = 0;
+    let ratio = paired_ratio(
+        || assert!(!validate(&uncached, black_box(&forged))),
+        || {
+            i = (i + 1) % distinct.len();
+            assert!(validate(&uncached, black_box(&distinct[i])));
+        },
+        200,
+    );
+    println!("  a bad signature / a distinct valid token: {ratio:.2}");
 }
 
 criterion_group!(benches_group, benches);
