@@ -113,10 +113,7 @@ impl Authenticator {
             (Scheme::Bearer, None) => {}
             // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
             (Scheme::DPoP, None) => return Err(invalid_token(TokenError::NotBound)),
-            (Scheme::DPoP, Some(jkt)) => {
-                self.check_proof(request, jkt, &self.challenge(credentials.scheme))
-                    .await?
-            }
+            (Scheme::DPoP, Some(jkt)) => self.check_proof(request, jkt).await?,
         }
         Ok(Authenticated {
             claims,
@@ -124,15 +121,13 @@ impl Authenticator {
         })
     }
 
-    async fn check_proof(
-        &self,
-        request: &RequestCredentials,
-        jkt: &str,
-        challenge: &Challenge,
-    ) -> Result<(), AuthError> {
+    /// The DPoP half of [`Self::authenticate`]; its refusals carry the DPoP
+    /// scheme's challenge, built only when there is one to send.
+    async fn check_proof(&self, request: &RequestCredentials, jkt: &str) -> Result<(), AuthError> {
+        let challenge = || self.challenge(Scheme::DPoP);
         let invalid_proof = |reason| AuthError::InvalidProof {
             reason,
-            challenge: challenge.clone(),
+            challenge: challenge(),
         };
         // The parser only yields the DPoP scheme when DPoP is configured and
         // a proof header is present; anything else is a malformed proof.
@@ -153,13 +148,13 @@ impl Authenticator {
         if checked.jkt != jkt {
             return Err(AuthError::InvalidToken {
                 reason: TokenError::WrongKeyBinding,
-                challenge: challenge.clone(),
+                challenge: challenge(),
             });
         }
         dpop.check_nonce(&checked, now)
             .map_err(|nonce| AuthError::UseDpopNonce {
                 nonce,
-                challenge: challenge.clone(),
+                challenge: challenge(),
             })?;
         dpop.check_replay(&checked, now)
             .await
@@ -194,8 +189,6 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// The challenge for `scheme`, or for the default scheme when the client's
-/// is unknown.
 /// The challenge for a request made with `scheme` (`None`: the scheme the
 /// service prefers), from the app's authenticator or the defaults.
 pub(super) fn challenge_for(req: &HttpRequest, scheme: Option<Scheme>) -> Challenge {

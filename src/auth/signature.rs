@@ -47,7 +47,7 @@ const CONTEXTS_PER_THREAD: usize = 8;
 static NEXT_KEY_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static RSA_CONTEXTS: RefCell<Vec<(u64, PkeyCtx<Public>)>> = const { RefCell::new(Vec::new()) };
+    static PSS_CONTEXTS: RefCell<Vec<(u64, PkeyCtx<Public>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A public key bound to one JWS algorithm, built once when the key set is
@@ -142,7 +142,7 @@ impl SignatureKey {
                 if signature.len() != key.size() {
                     return false;
                 }
-                with_rsa_context(*id, key, |ctx| {
+                with_pss_context(*id, key, |ctx| {
                     ctx.verify(&digest, signature).unwrap_or(false)
                 })
                 .unwrap_or(false)
@@ -154,12 +154,12 @@ impl SignatureKey {
 
 /// Runs `check` with this thread's initialised context for the key,
 /// creating it on first use.
-fn with_rsa_context(
+fn with_pss_context(
     id: u64,
     key: &PKey<Public>,
     check: impl FnOnce(&mut PkeyCtx<Public>) -> bool,
 ) -> Option<bool> {
-    RSA_CONTEXTS
+    PSS_CONTEXTS
         .try_with(|slots| {
             let mut slots = slots.try_borrow_mut().ok()?;
             let index = match slots.iter().position(|(slot, _)| *slot == id) {
@@ -203,9 +203,10 @@ fn pss_context(key: &PKey<Public>) -> Result<PkeyCtx<Public>, openssl::error::Er
 fn verify_pkcs1(key: &Rsa<Public>, digest: &[u8; 32], signature: &[u8]) -> bool {
     let size = key.size() as usize;
     let mut buffer = [0u8; MAX_RSA_BITS as usize / 8];
-    let (Some(decoded), true) = (buffer.get_mut(..size), signature.len() == size) else {
+    if signature.len() != size || size > buffer.len() {
         return false;
-    };
+    }
+    let decoded = &mut buffer[..size];
     // Fails only for a signature not below the modulus; the openssl crate
     // takes the error off the thread's queue.
     if !matches!(key.public_decrypt(signature, decoded, Padding::NONE), Ok(n) if n == size) {
@@ -401,7 +402,7 @@ mod tests {
                 assert!(key.verify(message, &signature));
             }
         }
-        let slots = RSA_CONTEXTS.with(|slots| slots.borrow().len());
+        let slots = PSS_CONTEXTS.with(|slots| slots.borrow().len());
         assert!(slots <= CONTEXTS_PER_THREAD, "{slots} slots");
     }
 }
