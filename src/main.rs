@@ -14,14 +14,6 @@ use auth0_actix_api::telemetry::{self, LogFormat};
 use auth0_actix_api::{dev, healthcheck, inspect};
 
 fn main() -> ExitCode {
-    // josekit reports a failed signature as an anyhow error, which captures
-    // a backtrace whenever RUST_BACKTRACE is set (containers often set it):
-    // tens of microseconds per forged token, for a trace nobody prints.
-    // Library backtraces stay off unless asked for by name; panics still
-    // follow RUST_BACKTRACE. Done first, while the process has one thread.
-    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
-        std::env::set_var("RUST_LIB_BACKTRACE", "0");
-    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match cli::parse(&args) {
         Ok(command) => command,

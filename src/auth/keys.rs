@@ -119,11 +119,7 @@ fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKe
         Some(_) => return Err("kid is not a string".into()),
     };
     let label = kid.as_deref().unwrap_or("(no kid)").to_owned();
-    if let Some(key_use) = map.get("use") {
-        if key_use != "sig" {
-            return Err(format!("{label}: use is {key_use}, not \"sig\""));
-        }
-    }
+    allows_verifying(map).map_err(|e| format!("{label}: {e}"))?;
     // RFC 7517 §4.4: when a key names its algorithm, it serves that one only.
     let candidates: Vec<Algorithm> = match map.get("alg") {
         None => allowed.to_vec(),
@@ -133,16 +129,6 @@ fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKe
         },
         Some(_) => return Err(format!("{label}: alg is not a string")),
     };
-    if let Some(ops) = map.get("key_ops") {
-        let verifies = ops
-            .as_array()
-            .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
-        if !verifies {
-            return Err(format!(
-                "{label}: key_ops {ops} does not include \"verify\""
-            ));
-        }
-    }
     let kty = map.get("kty").and_then(Value::as_str).unwrap_or_default();
     let mut built = Vec::new();
     let mut last_error = None;
@@ -162,4 +148,23 @@ fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKe
         });
     }
     Ok(built)
+}
+
+/// Whether a JWK's `use` and `key_ops` members, when present, allow
+/// verifying signatures (RFC 7517 §4.2, §4.3); the error says which does not.
+pub(crate) fn allows_verifying(jwk: &serde_json::Map<String, Value>) -> Result<(), String> {
+    if let Some(key_use) = jwk.get("use") {
+        if key_use != "sig" {
+            return Err(format!("use is {key_use}, not \"sig\""));
+        }
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let verifies = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+        if !verifies {
+            return Err(format!("key_ops {ops} does not include \"verify\""));
+        }
+    }
+    Ok(())
 }

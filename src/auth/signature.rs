@@ -33,6 +33,9 @@ const MIN_RSA_BITS: u32 = 2048;
 /// fits a buffer on the stack.
 const MAX_RSA_BITS: u32 = 8192;
 
+/// RSA public exponents above this size are refused.
+const MAX_RSA_EXPONENT_BITS: i32 = 64;
+
 /// The DER `DigestInfo` prefix of a SHA-256 hash (RFC 8017 §9.2, note 1).
 const SHA256_DIGEST_INFO: [u8; 19] = [
     0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
@@ -79,12 +82,21 @@ impl std::fmt::Debug for SignatureKey {
 
 impl SignatureKey {
     /// Builds a key for `alg` from a JWK's members (RFC 7518 §6). Refuses
-    /// RSA keys under 2048 bits and EC points not on P-256.
+    /// RSA keys under 2048 or over 8192 bits or with an exponent over 64
+    /// bits, and EC points not on P-256.
     pub fn from_jwk(jwk: &Map<String, Value>, alg: Algorithm) -> Result<Self, String> {
         let material = match alg {
             Algorithm::RS256 | Algorithm::PS256 => {
                 let n = BigNum::from_slice(&member(jwk, "n")?).map_err(|e| e.to_string())?;
                 let e = BigNum::from_slice(&member(jwk, "e")?).map_err(|e| e.to_string())?;
+                // Honest keys use 65537; a huge exponent only makes every
+                // verification slow, which matters for keys a client chooses.
+                if e.num_bits() > MAX_RSA_EXPONENT_BITS {
+                    return Err(format!(
+                        "RSA exponent of {} bits, over the {MAX_RSA_EXPONENT_BITS} accepted",
+                        e.num_bits()
+                    ));
+                }
                 let rsa = Rsa::from_public_components(n, e).map_err(|e| e.to_string())?;
                 let bits = u32::try_from(rsa.n().num_bits()).unwrap_or(0);
                 if bits < MIN_RSA_BITS {

@@ -5,6 +5,7 @@
 pub mod htu;
 pub mod nonce;
 pub mod proof;
+pub mod proof_key;
 pub mod replay;
 pub mod verifiers;
 
@@ -16,6 +17,7 @@ use super::error::ProofError;
 use super::policy::{DpopMode, DpopPolicy};
 pub use nonce::NonceIssuer;
 pub use proof::{check_proof, CheckedProof, ProofRequest};
+pub use proof_key::ProofKey;
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 pub use verifiers::{VerifierCache, DEFAULT_VERIFIER_CACHE_ENTRIES};
 

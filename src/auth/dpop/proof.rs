@@ -1,18 +1,14 @@
 //! The checks on one DPoP proof (RFC 9449 §4.3), in the RFC's order, with
 //! `alg` against the allow-list before any key or signature work.
 
-use std::sync::Arc;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use josekit::jwk::Jwk;
-use josekit::jws::{EdDSA, JwsVerifier, ES256, PS256, RS256};
 use serde_json::{Map, Value};
 
 use super::super::error::ProofError;
 use super::super::policy::{DpopPolicy, ProofAlgorithm};
-use super::super::thumbprint::jwk_thumbprint;
 use super::htu;
+use super::proof_key::ProofKey;
 use super::verifiers::VerifierCache;
 
 /// Largest proof accepted. An honest proof with an RSA-4096 key is under
@@ -67,7 +63,7 @@ impl std::fmt::Debug for CheckedProof {
 
 /// Runs RFC 9449 §4.3 checks 2 to 12 on `request.proof` under `policy`
 /// (check 1, exactly one `DPoP` header, is the header parser's), with the
-/// key's verifier from `verifiers` when it was built before.
+/// proof's key from `verifiers` when the same header was checked before.
 pub fn check_proof(
     request: &ProofRequest<'_>,
     policy: &DpopPolicy,
@@ -84,45 +80,21 @@ pub fn check_proof(
     else {
         return Err(ProofError::Malformed);
     };
-    let header: Map<String, Value> =
-        serde_json::from_slice(&decode(header_b64)?).map_err(|_| ProofError::Malformed)?;
     let payload_bytes = decode(payload_b64)?;
     let signature = decode(signature_b64)?;
-
-    // Check 5 before any key or signature work: the allow-list decides the algorithm.
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .and_then(ProofAlgorithm::from_name)
-        .filter(|a| policy.algorithms.contains(a))
-        .ok_or(ProofError::UnsupportedAlgorithm)?;
-    // Check 4. RFC 7515 §4.1.9: "application/" may be omitted, compared case-insensitively.
-    let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
-    let typ = typ.strip_prefix("application/").unwrap_or(typ);
-    if !typ.eq_ignore_ascii_case("dpop+jwt") {
-        return Err(ProofError::WrongType);
+    // Checks 2 (the header), 4, 5 and 7, done once per distinct header.
+    let key = verifiers.get_or_build(header_b64, || key_from_header(header_b64, policy))?;
+    // A remembered header passed check 5 under whichever policy built it;
+    // the allow-list that counts is this one.
+    if !policy.algorithms.contains(&key.alg()) {
+        return Err(ProofError::UnsupportedAlgorithm);
     }
-    if header.contains_key("crit") {
-        return Err(ProofError::CriticalHeader);
-    }
-    // Check 7: a public key of the algorithm's type, and nothing private.
-    let jwk = match header.get("jwk") {
-        Some(Value::Object(jwk)) => jwk,
-        _ => return Err(ProofError::InvalidKey),
-    };
-    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
-        return Err(ProofError::PrivateKey);
-    }
-    let verifier = verifiers.get_or_build(alg, jwk, || verifier_for(alg, jwk))?;
 
     // Check 6: the signature, over exactly the bytes that were sent.
     let signing_input = proof
         .get(..header_b64.len() + 1 + payload_b64.len())
         .ok_or(ProofError::Malformed)?;
-    if verifier
-        .verify(signing_input.as_bytes(), &signature)
-        .is_err()
-    {
+    if !key.verify(signing_input.as_bytes(), &signature) {
         return Err(ProofError::BadSignature);
     }
     let claims: Map<String, Value> =
@@ -170,58 +142,44 @@ pub fn check_proof(
         return Err(ProofError::WrongTokenHash);
     }
     // The other half, the key binding, needs the token: the caller compares.
-    let jkt = jwk_thumbprint(jwk).ok_or(ProofError::InvalidKey)?;
     Ok(CheckedProof {
-        jkt,
+        jkt: key.thumbprint().to_owned(),
         jti: jti.to_owned(),
         iat,
         nonce,
     })
 }
 
-/// A verifier for `alg` built from the proof's own `jwk`. josekit checks the
-/// `kty` (and the curve) against the algorithm and any `alg`, `use` and
-/// `key_ops` members of the key; we refuse symmetric keys and RSA keys of a
-/// size no honest client uses.
-fn verifier_for(
-    alg: ProofAlgorithm,
-    jwk: &Map<String, Value>,
-) -> Result<Arc<dyn JwsVerifier>, ProofError> {
-    let kty = jwk
-        .get("kty")
+/// The key of a proof header, after the header's own checks in the RFC's
+/// order, with `alg` against the allow-list before any key work.
+fn key_from_header(header_b64: &str, policy: &DpopPolicy) -> Result<ProofKey, ProofError> {
+    let header: Map<String, Value> =
+        serde_json::from_slice(&decode(header_b64)?).map_err(|_| ProofError::Malformed)?;
+    // Check 5.
+    let alg = header
+        .get("alg")
         .and_then(Value::as_str)
-        .ok_or(ProofError::InvalidKey)?;
-    if kty != alg.key_type() {
-        return Err(ProofError::InvalidKey);
+        .and_then(ProofAlgorithm::from_name)
+        .filter(|a| policy.algorithms.contains(a))
+        .ok_or(ProofError::UnsupportedAlgorithm)?;
+    // Check 4. RFC 7515 §4.1.9: "application/" may be omitted, compared case-insensitively.
+    let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
+    let typ = typ.strip_prefix("application/").unwrap_or(typ);
+    if !typ.eq_ignore_ascii_case("dpop+jwt") {
+        return Err(ProofError::WrongType);
     }
-    if kty == "RSA" && !rsa_size_is_sane(jwk) {
-        return Err(ProofError::InvalidKey);
+    if header.contains_key("crit") {
+        return Err(ProofError::CriticalHeader);
     }
-    let key = Jwk::from_map(jwk.clone()).map_err(|_| ProofError::InvalidKey)?;
-    let verifier: Result<Arc<dyn JwsVerifier>, _> = match alg {
-        ProofAlgorithm::ES256 => ES256.verifier_from_jwk(&key).map(|v| Arc::new(v) as _),
-        ProofAlgorithm::RS256 => RS256.verifier_from_jwk(&key).map(|v| Arc::new(v) as _),
-        ProofAlgorithm::PS256 => PS256.verifier_from_jwk(&key).map(|v| Arc::new(v) as _),
-        ProofAlgorithm::EdDSA => EdDSA.verifier_from_jwk(&key).map(|v| Arc::new(v) as _),
+    // Check 7: a public key of the algorithm's type, and nothing private.
+    let jwk = match header.get("jwk") {
+        Some(Value::Object(jwk)) => jwk,
+        _ => return Err(ProofError::InvalidKey),
     };
-    verifier.map_err(|_| ProofError::InvalidKey)
-}
-
-/// A 2048- to 8192-bit modulus and an exponent of at most 64 bits: smaller
-/// keys are weak (RFC 8017 guidance, and josekit's own floor for RS256), and
-/// huge ones only make verification slow.
-fn rsa_size_is_sane(jwk: &Map<String, Value>) -> bool {
-    let bytes = |name: &str| {
-        jwk.get(name)
-            .and_then(Value::as_str)
-            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-    };
-    let (Some(n), Some(e)) = (bytes("n"), bytes("e")) else {
-        return false;
-    };
-    let significant = |v: &[u8]| v.iter().skip_while(|b| **b == 0).count();
-    let n_bits = significant(&n) * 8;
-    (2048..=8192).contains(&n_bits) && (1..=8).contains(&significant(&e))
+    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+        return Err(ProofError::PrivateKey);
+    }
+    ProofKey::from_jwk(alg, jwk)
 }
 
 fn decode(segment: &str) -> Result<Vec<u8>, ProofError> {
@@ -260,4 +218,79 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, 
 
 fn seconds(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
+    use josekit::jwk::KeyPair;
+    use josekit::jws::{JwsSigner, ES256};
+    use serde_json::json;
+
+    const URL: &str = "https://api.example/api/private";
+
+    fn proof(pair: &EcKeyPair, now: i64) -> String {
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256",
+                            "jwk": Value::Object(pair.to_jwk_public_key().as_ref().clone())});
+        let ath = URL_SAFE_NO_PAD.encode(super::super::super::signature::sha256(b"token"));
+        let claims =
+            json!({"jti": format!("jti-{now}"), "htm": "GET", "htu": URL, "iat": now, "ath": ath});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signer = ES256.signer_from_jwk(&pair.to_jwk_private_key()).unwrap();
+        let signature = signer.sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    #[test]
+    fn a_remembered_header_still_answers_to_the_callers_allow_list() {
+        let pair = EcKeyPair::generate(EcCurve::P256).unwrap();
+        let cache = VerifierCache::new(8);
+        let check = |proof: &str, algorithms: Vec<ProofAlgorithm>| {
+            let policy = DpopPolicy {
+                algorithms,
+                ..DpopPolicy::default()
+            };
+            let request = ProofRequest {
+                proof,
+                method: "GET",
+                url: Some(URL),
+                access_token: "token",
+                now: 1_800_000_000,
+            };
+            check_proof(&request, &policy, &cache)
+        };
+        let first = proof(&pair, 1_800_000_000);
+        let checked = check(&first, vec![ProofAlgorithm::ES256]).unwrap();
+        assert_eq!(
+            Some(checked.jkt.as_str()),
+            jwk_thumbprint_of(&pair).as_deref()
+        );
+        assert_eq!(cache.len(), 1, "the header is remembered");
+        let second = proof(&pair, 1_800_000_001);
+        assert_eq!(
+            check(&second, vec![ProofAlgorithm::RS256]).err(),
+            Some(ProofError::UnsupportedAlgorithm),
+            "a policy without ES256 refuses the remembered header"
+        );
+        let (input, _) = second.rsplit_once('.').unwrap();
+        assert_eq!(
+            check(
+                &format!("{input}.{}", "A".repeat(86)),
+                vec![ProofAlgorithm::ES256]
+            )
+            .err(),
+            Some(ProofError::BadSignature),
+            "a remembered header does not spare the signature check"
+        );
+        assert!(check(&second, vec![ProofAlgorithm::ES256]).is_ok());
+    }
+
+    fn jwk_thumbprint_of(pair: &EcKeyPair) -> Option<String> {
+        super::super::super::thumbprint::jwk_thumbprint(pair.to_jwk_public_key().as_ref())
+    }
 }
