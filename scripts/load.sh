@@ -60,17 +60,21 @@ done = function(summary, latency, requests)
     summary.requests))
 end
 LUA
-# wrk scripts that send the tokens of a file in turn.
+# wrk scripts that send the tokens of a file in turn. The requests are
+# formatted once, up front: formatting each one in Lua made wrk, not the
+# server, the bottleneck of these scenarios.
 for f in tokens tokens2; do
   cat >"$work/rotate_$f.lua" <<LUA
-local tokens = {}
+local requests = {}
 local i = 0
 init = function(args)
-  for line in io.lines("$work/$f.txt") do tokens[#tokens + 1] = line end
+  for line in io.lines("$work/$f.txt") do
+    requests[#requests + 1] = wrk.format("GET", "/api/private", { ["Authorization"] = "Bearer " .. line })
+  end
 end
 request = function()
-  i = i % #tokens + 1
-  return wrk.format("GET", "/api/private", { ["Authorization"] = "Bearer " .. tokens[i] })
+  i = i % #requests + 1
+  return requests[i]
 end
 $(cat "$work/report.lua")
 LUA
@@ -83,10 +87,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 
 # run NAME URL [HEADER] [SCRIPT] [CONNECTIONS] [SERVER_PID]: one bounded wrk
-# run on core 1; appends "rps p50 p99 errors rss cpu_us_per_request" to
-# $work/res.NAME. The CPU cost per request is the server's CPU time over the
-# run divided by the requests served: on a shared machine it drifts far less
-# than throughput does, since time the host takes away is not counted.
+# run on core 1; appends "rps p50 p99 errors rss cpu_us_per_request busy%"
+# to $work/res.NAME. The CPU cost per request is the server's CPU time over
+# the run divided by the requests served: on a shared machine it drifts far
+# less than throughput does, since time the host takes away is not counted.
+# "busy" is that CPU time over the run's duration: under 100 %, the server
+# was not what limited the run's throughput.
 run() {
   local name=$1 url=$2 header=${3:-} script=${4:-$work/report.lua} c=${5:-$conns} server=${6:-$pid}
   local args=(-t1 "-c$c" "-d${duration}s" --latency -s "$script")
@@ -95,31 +101,49 @@ run() {
   before=$(cpu_ticks "$server")
   taskset -c 1 wrk "${args[@]}" "$url" >"$work/out.$name"
   after=$(cpu_ticks "$server")
-  awk -v m="$(rss_kb "$server")" -v t=$((after - before)) -v u="$tick_us" \
-    '/^RESULT/ {print $2, $3, $4, $5, m, t * u / $6}' "$work/out.$name" >>"$work/res.$name"
+  awk -v m="$(rss_kb "$server")" -v t=$((after - before)) -v u="$tick_us" -v d="$duration" \
+    '/^RESULT/ {print $2, $3, $4, $5, m, t * u / $6, t * u / (d * 10000)}' "$work/out.$name" >>"$work/res.$name"
 }
 
-# Each refusal runs right after the valid case it is compared with.
-scenarios=(public private_one_token scoped_without_permission missing_token private_1000_tokens private_1000_tokens_uncached bad_signature)
-idle=$(rss_kb)
-# Rounds interleave the scenarios, and each figure is the median of its
-# rounds: on a shared machine, throughput drifts over minutes.
-for round in $(seq 1 "$rounds"); do
-  run public "$base/api/public"
-  run private_one_token "$base/api/private" "Authorization: Bearer $one"
-  run scoped_without_permission "$base/api/private-scoped" "Authorization: Bearer $noscope"
-  run missing_token "$base/api/private"
-  run private_1000_tokens "$base/api/private" "" "$work/rotate_tokens.lua"
+# One function per step of a round. Each refusal sits next to the valid case
+# it is compared with, and /api/public carrying the repeated token's header
+# sits next to both: it shows what the header alone costs, before any auth.
+scenarios=(public public_with_token_header private_one_token scoped_without_permission missing_token private_1000_tokens private_1000_tokens_uncached bad_signature)
+step_public() { run public "$base/api/public"; }
+step_public_with_token_header() { run public_with_token_header "$base/api/public" "Authorization: Bearer $one"; }
+step_private_one_token() { run private_one_token "$base/api/private" "Authorization: Bearer $one"; }
+step_scoped_without_permission() { run scoped_without_permission "$base/api/private-scoped" "Authorization: Bearer $noscope"; }
+step_missing_token() { run missing_token "$base/api/private"; }
+step_private_1000_tokens() { run private_1000_tokens "$base/api/private" "" "$work/rotate_tokens.lua"; }
+step_private_1000_tokens_uncached() {
   run private_1000_tokens_uncached "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$conns" "$pid2"
+}
+step_bad_signature() {
   run bad_signature "http://127.0.0.1:$port_nocache/api/private" "Authorization: Bearer $forged" "" "$conns" "$pid2"
-  # Bad input must not hurt good clients: valid clients alone, then the same
-  # valid clients while as many connections send garbage (uncached server, so
-  # valid requests pay their signature check).
-  half=$((conns / 2))
+}
+# Bad input must not hurt good clients: valid clients alone, then the same
+# valid clients while as many connections send garbage (uncached server, so
+# valid requests pay their signature check).
+step_garbage_mix() {
+  local half=$((conns / 2))
   run valid_alone "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half" "$pid2"
   run garbage "http://127.0.0.1:$port_nocache/api/private" "Authorization: Bearer garbage.garbage.garbage" "" "$half" "$pid2" &
   run valid_with_garbage "http://127.0.0.1:$port_nocache/api/private" "" "$work/rotate_tokens2.lua" "$half" "$pid2"
   wait $!
+}
+steps=("${scenarios[@]}" garbage_mix)
+idle=$(rss_kb)
+# Rounds interleave the scenarios, and each figure is the median of its
+# rounds: on a shared machine, throughput drifts over minutes. Every other
+# round runs backwards, so that within two rounds each pair of neighbours
+# has run in both orders and a steady drift cancels out of their ratio.
+for round in $(seq 1 "$rounds"); do
+  order=("${steps[@]}")
+  if [ $((round % 2)) -eq 0 ]; then
+    order=()
+    for ((k = ${#steps[@]} - 1; k >= 0; k--)); do order+=("${steps[k]}"); done
+  fi
+  for step in "${order[@]}"; do "step_$step"; done
 done
 
 # median FILE COLUMN
@@ -130,27 +154,30 @@ paired() { paste -d' ' "$1" "$2" | awk -v c="$3" '{n = NF / 2; print $c / $(c + 
 printf '\n%s rounds of %s s per scenario, %s connections (garbage mix: %s + %s); server: 1 worker on core 0, wrk on core 1\n' \
   "$rounds" "$duration" "$conns" "$((conns / 2))" "$((conns / 2))"
 printf 'figures are medians over rounds; ratios are medians of each round'"'"'s own ratio to /api/public\n\n'
-printf '| %-30s | %9s | %7s | %7s | %9s | %9s | %9s | %7s |\n' scenario req/s "p50 ms" "p99 ms" "vs public" "CPU us/req" "vs public" "RSS MB"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------" "-----------" "---------" "---------" "-----------" "-----------" "-----------" "---------"
+printf '| %-30s | %9s | %7s | %7s | %9s | %9s | %9s | %6s | %7s |\n' scenario req/s "p50 ms" "p99 ms" "vs public" "CPU us/req" "vs public" "busy" "RSS MB"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------" "-----------" "---------" "---------" "-----------" "-----------" "-----------" "--------" "---------"
 for name in "${scenarios[@]}" valid_alone valid_with_garbage garbage; do
   f="$work/res.$name"
   awk -v n="$name" -v r="$(median "$f" 1)" -v a="$(median "$f" 2)" -v b="$(median "$f" 3)" -v m="$(median "$f" 5)" \
-    -v u="$(median "$f" 6)" -v rr="$(paired "$f" "$work/res.public" 1)" -v ur="$(paired "$work/res.public" "$f" 6)" '
+    -v u="$(median "$f" 6)" -v busy="$(median "$f" 7)" -v rr="$(paired "$f" "$work/res.public" 1)" -v ur="$(paired "$work/res.public" "$f" 6)" '
     BEGIN {
       # Two wrk runs share the server in the garbage mix, so neither run owns the CPU time spent.
       shared = (n == "valid_with_garbage" || n == "garbage")
       cpu = shared ? sprintf("%9s", "shared") : sprintf("%9.1f", u)
       ratio = shared ? sprintf("%9s", "-") : sprintf("%8.0f%%", 100 * ur)
-      printf "| %-30s | %9.0f | %7.2f | %7.2f | %8.0f%% | %s | %s | %7.1f |\n", n, r, a, b, 100 * rr, cpu, ratio, m / 1024
+      printf "| %-30s | %9.0f | %7.2f | %7.2f | %8.0f%% | %s | %s | %5.0f%% | %7.1f |\n", n, r, a, b, 100 * rr, cpu, ratio, busy, m / 1024
     }'
 done
 printf '\nthroughput of refusals vs the valid case they pair with (paired by round; 1.00 or more: no slower):\n'
 printf '  scope refused vs repeated valid token: %.2f\n' "$(paired "$work/res.scoped_without_permission" "$work/res.private_one_token" 1)"
 printf '  no token vs repeated valid token:      %.2f\n' "$(paired "$work/res.missing_token" "$work/res.private_one_token" 1)"
 printf '  bad signature vs distinct valid (both uncached): %.2f\n' "$(paired "$work/res.bad_signature" "$work/res.private_1000_tokens_uncached" 1)"
+printf 'throughput of the repeated valid token vs /api/public with the same header (the auth work alone): %.2f\n' \
+  "$(paired "$work/res.private_one_token" "$work/res.public_with_token_header" 1)"
 printf 'valid-token p99 with 50%% garbage beside it vs alone (paired by round): %.2fx\n' \
   "$(paired "$work/res.valid_with_garbage" "$work/res.valid_alone" 3)"
 printf 'resident memory: idle %.1f MB; peak %.1f MB (cached server), %.1f MB (uncached server)\n' \
   "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb "$pid")" 'BEGIN{print k/1024}')" \
   "$(awk -v k="$(hwm_kb "$pid2")" 'BEGIN{print k/1024}')"
 echo "CPU us/req: the server's CPU time over a run divided by the requests it served; its 'vs public' is public's cost over the scenario's."
+echo "busy: the server's CPU time over the run's length; under 100 %, something other than the server (the host, or wrk) limited the run."
