@@ -228,6 +228,13 @@ fn benches(c: &mut Criterion) {
         100,
     );
     println!("  bad signature / distinct valid tokens, both uncached: {ratio:.2}");
+    // Not a refusal: what authenticating a repeated token adds to a request.
+    let ratio = paired_ratio(
+        &mut repeated,
+        || get!(cached, "/api/public", None::<&HeaderValue>, StatusCode::OK),
+        2_000,
+    );
+    println!("  repeated valid token / /api/public (the auth work in process): {ratio:.2}");
 }
 
 criterion_group!(benches_group, benches);
