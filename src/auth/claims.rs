@@ -3,6 +3,7 @@
 
 use std::sync::OnceLock;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
@@ -95,20 +96,20 @@ impl Claims {
         let payload = std::str::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
         let c: Registered<'_> = object(payload).ok_or(TokenError::Malformed)?;
         Ok(Self {
-            sub: string(c.sub, "sub")?,
-            iss: string(c.iss, "iss")?.ok_or(TokenError::MissingClaim("iss"))?,
+            sub: claim(c.sub, "sub")?,
+            iss: claim(c.iss, "iss")?.ok_or(TokenError::MissingClaim("iss"))?,
             aud: audiences(c.aud)?,
             exp: numeric_date(c.exp, "exp")?.ok_or(TokenError::MissingClaim("exp"))?,
             iat: numeric_date(c.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))?,
             nbf: numeric_date(c.nbf, "nbf")?,
             scope: scope(c.scope)?,
-            permissions: string_array(c.permissions, "permissions")?.unwrap_or_default(),
+            permissions: claim(c.permissions, "permissions")?.unwrap_or_default(),
             jkt: confirmation_thumbprint(c.cnf)?,
-            client_id: match string(c.client_id, "client_id")? {
+            client_id: match claim(c.client_id, "client_id")? {
                 Some(id) => Some(id),
-                None => string(c.azp, "azp")?,
+                None => claim(c.azp, "azp")?,
             },
-            jti: string(c.jti, "jti")?,
+            jti: claim(c.jti, "jti")?,
             payload: payload.into(),
             raw: OnceLock::new(),
         })
@@ -175,17 +176,20 @@ fn kind(raw: &RawValue) -> Option<char> {
     raw.get().trim_start().chars().next()
 }
 
-fn string(raw: Option<&RawValue>, name: &'static str) -> Result<Option<String>, TokenError> {
+/// A claim read as `T` when present; any other JSON type is `InvalidClaim`.
+fn claim<T: DeserializeOwned>(
+    raw: Option<&RawValue>,
+    name: &'static str,
+) -> Result<Option<T>, TokenError> {
     raw.map(|r| serde_json::from_str(r.get()).map_err(|_| TokenError::InvalidClaim(name)))
         .transpose()
 }
 
 /// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional.
 fn numeric_date(raw: Option<&RawValue>, name: &'static str) -> Result<Option<i64>, TokenError> {
-    let Some(raw) = raw else {
+    let Some(n) = claim::<Number>(raw, name)? else {
         return Ok(None);
     };
-    let n: Number = serde_json::from_str(raw.get()).map_err(|_| TokenError::InvalidClaim(name))?;
     if let Some(i) = n.as_i64() {
         return Ok(Some(i));
     }
@@ -199,8 +203,8 @@ fn numeric_date(raw: Option<&RawValue>, name: &'static str) -> Result<Option<i64
 fn audiences(raw: Option<&RawValue>) -> Result<Vec<String>, TokenError> {
     let raw = raw.ok_or(TokenError::MissingClaim("aud"))?;
     let audiences = match kind(raw) {
-        Some('"') => string(Some(raw), "aud")?.into_iter().collect(),
-        _ => string_array(Some(raw), "aud")?.unwrap_or_default(),
+        Some('"') => claim::<String>(Some(raw), "aud")?.into_iter().collect(),
+        _ => claim::<Vec<String>>(Some(raw), "aud")?.unwrap_or_default(),
     };
     if audiences.is_empty() {
         return Err(TokenError::InvalidClaim("aud"));
@@ -212,22 +216,14 @@ fn audiences(raw: Option<&RawValue>) -> Result<Vec<String>, TokenError> {
 fn scope(raw: Option<&RawValue>) -> Result<Vec<String>, TokenError> {
     match raw {
         None => Ok(Vec::new()),
-        Some(r) if kind(r) == Some('"') => Ok(string(Some(r), "scope")?
+        Some(r) if kind(r) == Some('"') => Ok(claim::<String>(Some(r), "scope")?
             .unwrap_or_default()
             .split(' ')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect()),
-        Some(r) => Ok(string_array(Some(r), "scope")?.unwrap_or_default()),
+        Some(r) => Ok(claim(Some(r), "scope")?.unwrap_or_default()),
     }
-}
-
-fn string_array(
-    raw: Option<&RawValue>,
-    name: &'static str,
-) -> Result<Option<Vec<String>>, TokenError> {
-    raw.map(|r| serde_json::from_str(r.get()).map_err(|_| TokenError::InvalidClaim(name)))
-        .transpose()
 }
 
 /// RFC 9449 §6.1: `cnf` is an object whose `jkt` is a string.
@@ -236,7 +232,7 @@ fn confirmation_thumbprint(raw: Option<&RawValue>) -> Result<Option<String>, Tok
         return Ok(None);
     };
     let cnf: Confirmation<'_> = object(raw.get()).ok_or(TokenError::InvalidClaim("cnf"))?;
-    string(cnf.jkt, "cnf")
+    claim(cnf.jkt, "cnf")
 }
 
 #[cfg(test)]
