@@ -228,12 +228,15 @@ mod tests {
     use josekit::jws::{JwsSigner, ES256};
     use serde_json::json;
 
+    use crate::auth::signature::sha256;
+    use crate::auth::thumbprint::jwk_thumbprint;
+
     const URL: &str = "https://api.example/api/private";
 
     fn proof(pair: &EcKeyPair, now: i64) -> String {
         let header = json!({"typ": "dpop+jwt", "alg": "ES256",
                             "jwk": Value::Object(pair.to_jwk_public_key().as_ref().clone())});
-        let ath = URL_SAFE_NO_PAD.encode(super::super::super::signature::sha256(b"token"));
+        let ath = URL_SAFE_NO_PAD.encode(sha256(b"token"));
         let claims =
             json!({"jti": format!("jti-{now}"), "htm": "GET", "htu": URL, "iat": now, "ath": ath});
         let input = format!(
@@ -268,7 +271,7 @@ mod tests {
         let checked = check(&first, vec![ProofAlgorithm::ES256]).unwrap();
         assert_eq!(
             Some(checked.jkt.as_str()),
-            jwk_thumbprint_of(&pair).as_deref()
+            jwk_thumbprint(pair.to_jwk_public_key().as_ref()).as_deref()
         );
         assert_eq!(cache.len(), 1, "the header is remembered");
         let second = proof(&pair, 1_800_000_001);
@@ -288,9 +291,5 @@ mod tests {
             "a remembered header does not spare the signature check"
         );
         assert!(check(&second, vec![ProofAlgorithm::ES256]).is_ok());
-    }
-
-    fn jwk_thumbprint_of(pair: &EcKeyPair) -> Option<String> {
-        super::super::super::thumbprint::jwk_thumbprint(pair.to_jwk_public_key().as_ref())
     }
 }
