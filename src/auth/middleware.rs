@@ -18,7 +18,7 @@ use super::dpop::{DpopVerifier, ProofRequest};
 use super::error::{AuthError, TokenError};
 use super::policy::DpopMode;
 use super::scheme::{parse_credentials, Challenge, Credentials, HeaderError, Scheme, DPOP_NONCE};
-use super::validator::{unix_now, Rejection, Validator};
+use super::validator::{unix_now, CacheMiss, Rejection, Validator};
 
 /// Everything the middleware needs, built once and registered as
 /// `web::Data<Authenticator>` so every worker shares it.
@@ -92,33 +92,81 @@ impl Authenticator {
         &self,
         request: &RequestCredentials,
     ) -> Result<Authenticated, AuthError> {
-        let credentials = &request.credentials;
-        // Built only for a refusal: the accepted path needs no challenge.
-        let invalid_token = |reason| AuthError::InvalidToken {
-            reason,
-            challenge: self.challenge(credentials.scheme),
-        };
-        let claims =
-            self.validator.validate(&credentials.token).await.map_err(
-                |rejection| match rejection {
-                    Rejection::Token(reason) => invalid_token(reason),
-                    Rejection::KeysUnavailable(k) => AuthError::KeysUnavailable {
-                        retry_after_secs: k.retry_after_secs,
-                    },
-                },
-            )?;
-        match (credentials.scheme, &claims.jkt) {
-            // RFC 9449 §7.2: a token bound to a DPoP key is useless as a bearer token.
-            (Scheme::Bearer, Some(_)) => return Err(invalid_token(TokenError::BoundTokenAsBearer)),
-            (Scheme::Bearer, None) => {}
-            // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
-            (Scheme::DPoP, None) => return Err(invalid_token(TokenError::NotBound)),
-            (Scheme::DPoP, Some(jkt)) => self.check_proof(request, jkt).await?,
+        let step = self.authenticate_cached(request);
+        self.authenticate_rest(request, step).await
+    }
+
+    /// The synchronous first step of [`Self::authenticate`]: a Bearer token
+    /// the verified-token cache vouches for is settled here, without a
+    /// future, which is most requests of a client that repeats its token.
+    pub(crate) fn authenticate_cached(&self, request: &RequestCredentials) -> Step {
+        let scheme = request.credentials.scheme;
+        match self.validator.cached(&request.credentials.token) {
+            Err(miss) => Step::Validate(miss),
+            Ok(claims) => match self.needs_proof(scheme, &claims) {
+                Ok(false) => Step::Done(Ok(Authenticated { claims, scheme })),
+                Ok(true) => Step::Proof(claims),
+                Err(error) => Step::Done(Err(error)),
+            },
         }
-        Ok(Authenticated {
-            claims,
-            scheme: credentials.scheme,
-        })
+    }
+
+    /// Whatever [`Self::authenticate_cached`] left to do.
+    pub(crate) async fn authenticate_rest(
+        &self,
+        request: &RequestCredentials,
+        step: Step,
+    ) -> Result<Authenticated, AuthError> {
+        let scheme = request.credentials.scheme;
+        let claims = match step {
+            Step::Done(outcome) => return outcome,
+            Step::Proof(claims) => claims,
+            Step::Validate(miss) => {
+                let claims = self
+                    .validator
+                    .validate_uncached(&request.credentials.token, miss)
+                    .await
+                    .map_err(|rejection| match rejection {
+                        Rejection::Token(reason) => self.invalid_token(scheme, reason),
+                        Rejection::KeysUnavailable(k) => AuthError::KeysUnavailable {
+                            retry_after_secs: k.retry_after_secs,
+                        },
+                    })?;
+                if !self.needs_proof(scheme, &claims)? {
+                    return Ok(Authenticated { claims, scheme });
+                }
+                claims
+            }
+        };
+        let Some(jkt) = claims.jkt.as_deref() else {
+            return Err(self.invalid_token(scheme, TokenError::NotBound));
+        };
+        self.check_proof(request, jkt).await?;
+        Ok(Authenticated { claims, scheme })
+    }
+
+    /// Whether a token with these claims, sent with `scheme`, still needs a
+    /// DPoP proof checked; a mismatch of scheme and binding is refused.
+    fn needs_proof(&self, scheme: Scheme, claims: &Claims) -> Result<bool, AuthError> {
+        match (scheme, &claims.jkt) {
+            (Scheme::Bearer, None) => Ok(false),
+            // RFC 9449 §7.2: a token bound to a DPoP key is useless as a bearer token.
+            (Scheme::Bearer, Some(_)) => {
+                Err(self.invalid_token(scheme, TokenError::BoundTokenAsBearer))
+            }
+            // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
+            (Scheme::DPoP, None) => Err(self.invalid_token(scheme, TokenError::NotBound)),
+            (Scheme::DPoP, Some(_)) => Ok(true),
+        }
+    }
+
+    /// An `invalid_token` refusal, with the challenge for `scheme`, built
+    /// only for a refusal: the accepted path needs none.
+    fn invalid_token(&self, scheme: Scheme, reason: TokenError) -> AuthError {
+        AuthError::InvalidToken {
+            reason,
+            challenge: self.challenge(scheme),
+        }
     }
 
     /// The DPoP half of [`Self::authenticate`]; its refusals carry the DPoP
@@ -160,6 +208,17 @@ impl Authenticator {
             .await
             .map_err(invalid_proof)
     }
+}
+
+/// How far the synchronous first step of authentication got.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Settled: accepted from the verified-token cache, or refused.
+    Done(Result<Authenticated, AuthError>),
+    /// The cache did not vouch for the token: every check is still to run.
+    Validate(CacheMiss),
+    /// A DPoP-bound token the cache vouched for: its proof is still to check.
+    Proof(Arc<Claims>),
 }
 
 /// A request's verified identity, put on the request by the middleware.
@@ -245,9 +304,13 @@ impl FromRequest for RequestCredentials {
     }
 }
 
-/// The future the middleware's validation function returns.
-pub type AuthFuture =
-    LocalBoxFuture<'static, Result<ServiceRequest, (actix_web::Error, ServiceRequest)>>;
+/// What the middleware's validation function hands back to
+/// `actix-web-httpauth`: the request, or the refusal with the request.
+pub type AuthResult = Result<ServiceRequest, (actix_web::Error, ServiceRequest)>;
+
+/// The future the middleware's validation function returns: ready at once
+/// when the first, synchronous step settles the request, boxed otherwise.
+pub type AuthFuture = Either<Ready<AuthResult>, LocalBoxFuture<'static, AuthResult>>;
 
 type Inner =
     HttpAuthentication<RequestCredentials, fn(ServiceRequest, RequestCredentials) -> AuthFuture>;
@@ -343,26 +406,37 @@ where
 }
 
 fn authenticate(req: ServiceRequest, credentials: RequestCredentials) -> AuthFuture {
-    Box::pin(async move {
-        let Some(authenticator) = req.app_data::<web::Data<Authenticator>>().cloned() else {
-            log::error!("the authentication middleware is used without web::Data<Authenticator>");
-            return Err((
-                actix_web::error::ErrorInternalServerError("authentication is not configured"),
-                req,
-            ));
-        };
-        match authenticator.authenticate(&credentials).await {
-            Ok(authenticated) => {
-                req.extensions_mut().insert(authenticated);
-                Ok(req)
-            }
-            Err(error) => {
-                log::debug!("request refused: {}", error.label());
-                req.extensions_mut().insert(AuthOutcome(error.label()));
-                Err((error.into(), req))
-            }
+    let Some(authenticator) = req.app_data::<web::Data<Authenticator>>() else {
+        log::error!("the authentication middleware is used without web::Data<Authenticator>");
+        let error = actix_web::error::ErrorInternalServerError("authentication is not configured");
+        return Either::Left(ready(Err((error, req))));
+    };
+    match authenticator.authenticate_cached(&credentials) {
+        Step::Done(outcome) => Either::Left(ready(settle(req, outcome))),
+        step => {
+            let authenticator = web::Data::clone(authenticator);
+            Either::Right(Box::pin(async move {
+                let outcome = authenticator.authenticate_rest(&credentials, step).await;
+                settle(req, outcome)
+            }))
         }
-    })
+    }
+}
+
+/// Puts the outcome on the request: the identity for the handler, or the
+/// refusal's label for logs and metrics.
+fn settle(req: ServiceRequest, outcome: Result<Authenticated, AuthError>) -> AuthResult {
+    match outcome {
+        Ok(authenticated) => {
+            req.extensions_mut().insert(authenticated);
+            Ok(req)
+        }
+        Err(error) => {
+            log::debug!("request refused: {}", error.label());
+            req.extensions_mut().insert(AuthOutcome(error.label()));
+            Err((error.into(), req))
+        }
+    }
 }
 
 /// The label of why authentication failed, left on the request for logs and metrics.

@@ -10,7 +10,7 @@ use super::jwks::{KeyCache, KeysUnavailable};
 use super::keys::KeySet;
 use super::policy::{Algorithm, ValidationPolicy};
 use super::token::{CompactJws, Header};
-use super::verified::{Verified, VerifiedTokens};
+use super::verified::{TokenDigest, Verified, VerifiedTokens};
 
 /// Why validation did not produce claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,11 @@ impl From<TokenError> for Rejection {
         Self::Token(e)
     }
 }
+
+/// A token the verified-token cache did not vouch for, with its digest when
+/// the cache is on, so the full validation does not hash the token again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CacheMiss(Option<TokenDigest>);
 
 /// Validates access tokens against one issuer's policy and key cache. Built
 /// once at start-up and shared by all workers.
@@ -63,18 +68,39 @@ impl Validator {
     /// token that passed before is answered from the verified-token cache
     /// while it has not expired and its key is still published.
     pub async fn validate(&self, token: &str) -> Result<Arc<Claims>, Rejection> {
-        let digest = self
-            .verified
-            .is_enabled()
-            .then(|| VerifiedTokens::digest(token));
-        if let Some(digest) = &digest {
-            if let Some(hit) = self.verified.get(digest) {
-                if self.still_valid(&hit) {
-                    return Ok(hit.claims);
-                }
-                self.verified.remove(digest);
-            }
+        match self.cached(token) {
+            Ok(claims) => Ok(claims),
+            Err(miss) => self.validate_uncached(token, miss).await,
         }
+    }
+
+    /// The claims of `token` when the verified-token cache vouches for it:
+    /// it passed every check before, has not expired, and the key that
+    /// verified it is still published. Synchronous, so the middleware can
+    /// answer a repeated token without building a future for the rest.
+    pub(crate) fn cached(&self, token: &str) -> Result<Arc<Claims>, CacheMiss> {
+        if !self.verified.is_enabled() {
+            return Err(CacheMiss(None));
+        }
+        let digest = VerifiedTokens::digest(token);
+        if let Some(hit) = self.verified.get(&digest) {
+            if self.still_valid(&hit) {
+                return Ok(hit.claims);
+            }
+            self.verified.remove(&digest);
+        }
+        Err(CacheMiss(Some(digest)))
+    }
+
+    /// Every check on a token [`Self::cached`] did not vouch for. `miss`
+    /// must be what `cached` returned for this very token: its digest is
+    /// where the token is remembered once it passes.
+    pub(crate) async fn validate_uncached(
+        &self,
+        token: &str,
+        miss: CacheMiss,
+    ) -> Result<Arc<Claims>, Rejection> {
+        debug_assert!(miss.0.is_none_or(|d| d == VerifiedTokens::digest(token)));
         let jws = CompactJws::parse(token)?;
         let alg = self.check_header(&jws.header)?;
         let claims = Claims::from_payload(&jws.payload)?;
@@ -84,7 +110,7 @@ impl Validator {
         let claims = Arc::new(claims);
         // Kid-less tokens are matched by "the only key for this alg", which a
         // rotation can change, so only tokens naming their key are cached.
-        if let (Some(digest), Some(kid)) = (digest, jws.header.kid) {
+        if let (Some(digest), Some(kid)) = (miss.0, jws.header.kid) {
             let verified = Verified {
                 claims: Arc::clone(&claims),
                 kid: Some(Arc::from(kid)),

@@ -1001,6 +1001,72 @@ async fn a_proof_is_accepted_only_once() {
 }
 
 #[actix_web::test]
+async fn a_remembered_token_still_answers_to_its_binding() {
+    // Once accepted, a token is answered from the verified-token cache,
+    // before any proof work: its scheme must still match its binding, and a
+    // bound token still needs a proof from its own key.
+    let app = spawn_app().await;
+    let key = ProofKey::es256();
+    let bound = bound_token(&app, &key);
+    let proof = proof_for(&app, &key, PRIVATE, &bound).sign(&key);
+    assert_accepted(
+        &get_dpop(&app, PRIVATE, &bound, &proof, &[]).await,
+        "first use",
+    );
+
+    let bearer = format!("Bearer {bound}");
+    let reply = get(&app, PRIVATE, &[("Authorization", &bearer)]).await;
+    let description = "A DPoP-bound token must be sent with the DPoP scheme";
+    assert_eq!(
+        reply.status, 401,
+        "remembered bound token as Bearer: {reply:?}"
+    );
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{description}\"").as_str()),
+        "remembered bound token as Bearer: the error is in the Bearer challenge"
+    );
+    assert_eq!(
+        reply.body,
+        json!({"error": "invalid_token", "error_description": description}),
+        "remembered bound token as Bearer: body"
+    );
+
+    let other = ProofKey::es256();
+    let proof = proof_for(&app, &other, PRIVATE, &bound).sign(&other);
+    let reply = get_dpop(&app, PRIVATE, &bound, &proof, &[]).await;
+    assert_dpop_error(
+        &reply,
+        401,
+        "invalid_token",
+        "The access token is bound to another DPoP key",
+        "ES256",
+        "remembered bound token with another key's proof",
+    );
+
+    let unbound = app.token().sign(&app.key);
+    let bearer = format!("Bearer {unbound}");
+    let reply = get(&app, PRIVATE, &[("Authorization", &bearer)]).await;
+    assert_eq!(reply.status, 200, "unbound token as Bearer: {reply:?}");
+    let proof = proof_for(&app, &key, PRIVATE, &unbound).sign(&key);
+    let reply = get_dpop(&app, PRIVATE, &unbound, &proof, &[]).await;
+    assert_dpop_error(
+        &reply,
+        401,
+        "invalid_token",
+        "The access token is not bound to a DPoP key",
+        "ES256",
+        "remembered unbound token with the DPoP scheme",
+    );
+
+    let proof = proof_for(&app, &key, PRIVATE, &bound).sign(&key);
+    assert_accepted(
+        &get_dpop(&app, PRIVATE, &bound, &proof, &[]).await,
+        "the remembered bound token with a fresh proof from its key",
+    );
+}
+
+#[actix_web::test]
 async fn a_refused_proof_does_not_use_up_its_jti() {
     // The replay check runs last, so a proof refused for another reason
     // (here: a wrong htm, then a token bound to another key) leaves its jti free.
