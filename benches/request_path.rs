@@ -23,6 +23,8 @@ use auth0_actix_api::startup::api_routes;
 use auth0_actix_api::telemetry::RequestTelemetry;
 use criterion::{criterion_group, criterion_main, Criterion};
 
+#[path = "support/allocations.rs"]
+mod allocations;
 #[path = "support/paired.rs"]
 mod paired;
 use josekit::jwk::alg::rsa::RsaKeyPair;
@@ -30,6 +32,9 @@ use josekit::jwk::KeyPair;
 use josekit::jws::RS256;
 use paired::{paired_ratio, PAIRED_BATCHES};
 use serde_json::{json, Value};
+
+#[global_allocator]
+static ALLOCATOR: allocations::Counting = allocations::Counting;
 
 const ISSUER: &str = "https://tenant.example/";
 const AUDIENCE: &str = "https://api.example";
@@ -235,6 +240,28 @@ fn benches(c: &mut Criterion) {
         2_000,
     );
     println!("  repeated valid token / /api/public (the auth work in process): {ratio:.2}");
+
+    // Counted, not timed, so the machine's drift cannot move these.
+    println!("\nheap allocations per request, in process:");
+    let mut k = 0;
+    let counts: [(&str, &mut dyn FnMut()); 6] = [
+        ("/api/public", &mut || {
+            get!(cached, "/api/public", None::<&HeaderValue>, StatusCode::OK)
+        }),
+        ("/api/private, repeated token", &mut repeated),
+        ("/api/private-scoped without the permission", &mut || {
+            scoped()
+        }),
+        ("/api/private, no token", &mut || missing()),
+        ("/api/private, garbage token", &mut || garbage_token()),
+        ("/api/private, distinct tokens, uncached", &mut || {
+            k = (k + 1) % distinct.len();
+            get!(uncached, "/api/private", Some(&distinct[k]), StatusCode::OK)
+        }),
+    ];
+    for (name, request) in counts {
+        println!("  {name}: {:.1}", allocations::per_call(1_000, request));
+    }
 }
 
 criterion_group!(benches_group, benches);

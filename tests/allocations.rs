@@ -1,0 +1,119 @@
+//! The verified-token cache's promise, counted in allocations: a repeated
+//! token is validated without touching the heap.
+//!
+//! A test binary of its own, because counting needs a global allocator. The
+//! count is kept per thread, so whatever else the harness runs is not counted.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use auth0_actix_api::auth::keys::KeySet;
+use auth0_actix_api::auth::{
+    Algorithm, Claims, KeyCache, KeyCachePolicy, Rejection, ValidationPolicy, Validator,
+};
+use auth0_actix_api::issuer::sign_compact;
+use futures_util::FutureExt;
+use josekit::jwk::alg::rsa::RsaKeyPair;
+use josekit::jwk::KeyPair;
+use josekit::jws::RS256;
+use serde_json::{json, Value};
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    // `try_with`: a thread being torn down still allocates, and is not counted.
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// count lives in a const-initialised thread-local, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: the caller's guarantees for `layout` are passed on as they are.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `realloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// What `f` returns, and how many allocations this thread made running it.
+fn counted<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let out = f();
+    (out, ALLOCATIONS.with(Cell::get) - before)
+}
+
+const ISSUER: &str = "https://tenant.example/";
+const AUDIENCE: &str = "https://api.example";
+
+fn now() -> i64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    i64::try_from(since_epoch.as_secs()).unwrap()
+}
+
+fn validate(validator: &Validator, token: &str) -> Result<Arc<Claims>, Rejection> {
+    validator
+        .validate(token)
+        .now_or_never()
+        .expect("the keys are in memory, so validation never waits")
+}
+
+#[test]
+fn a_repeated_token_is_validated_without_allocating() {
+    let pair = RsaKeyPair::generate(2048).unwrap();
+    let mut jwk = pair.to_jwk_public_key();
+    jwk.set_key_id("k1");
+    let jwks = json!({"keys": [Value::Object(jwk.as_ref().clone())]}).to_string();
+    let (keys, _) = KeySet::from_jwks(jwks.as_bytes(), &[Algorithm::RS256]).unwrap();
+    let validator = Validator::new(
+        ValidationPolicy::new(ISSUER, vec![AUDIENCE.into()]),
+        KeyCache::with_keys(KeyCachePolicy::new(ISSUER), keys),
+    );
+    let signer = RS256.signer_from_pem(pair.to_pem_private_key()).unwrap();
+    let token = |sub: &str| {
+        let claims = json!({"iss": ISSUER, "sub": sub, "aud": AUDIENCE,
+                            "iat": now(), "exp": now() + 3600});
+        sign_compact(&json!({"alg": "RS256", "kid": "k1"}), &claims, &signer).unwrap()
+    };
+    let (repeated, fresh) = (token("user-1"), token("user-2"));
+
+    let first = validate(&validator, &repeated).unwrap();
+    assert_eq!(first.sub.as_deref(), Some("user-1"));
+    let (again, allocations) = counted(|| validate(&validator, &repeated));
+    assert!(
+        Arc::ptr_eq(&again.unwrap(), &first),
+        "the second validation is answered from the cache"
+    );
+    assert_eq!(allocations, 0, "a remembered token allocates nothing");
+
+    // The counter does see this thread's allocations: a token the cache has
+    // not seen is parsed into new claims.
+    let (outcome, allocations) = counted(|| validate(&validator, &fresh));
+    assert_eq!(outcome.unwrap().sub.as_deref(), Some("user-2"));
+    assert!(allocations > 0, "a new token allocates ({allocations})");
+}
