@@ -244,9 +244,12 @@ fn benches(c: &mut Criterion) {
     // Counted, not timed, so the machine's drift cannot move these.
     println!("\nheap allocations per request, in process:");
     let mut k = 0;
-    let counts: [(&str, &mut dyn FnMut()); 6] = [
+    let counts: [(&str, &mut dyn FnMut()); 7] = [
         ("/api/public", &mut || {
             get!(cached, "/api/public", None::<&HeaderValue>, StatusCode::OK)
+        }),
+        ("/api/public with the repeated token's header", &mut || {
+            get!(cached, "/api/public", Some(&valid), StatusCode::OK)
         }),
         ("/api/private, repeated token", &mut repeated),
         ("/api/private-scoped without the permission", &mut || {
