@@ -3,6 +3,7 @@
 //! DPoP in its default optional mode), called in process. The kernel's share
 //! of a request, which dominates the load test's noise, is left out, so the
 //! refusals can be compared with the valid cases they must not be slower than.
+//! It ends with heap allocations per request, counted rather than timed.
 //!
 //! Run: `cargo bench --bench request_path`.
 
