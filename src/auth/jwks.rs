@@ -139,6 +139,14 @@ impl KeyCache {
         self.state.current()
     }
 
+    /// Whether the current key set (as [`Self::current`] sees it) has a key
+    /// named `kid`. Asked on every verified-token cache hit, so it reads the
+    /// set through a per-thread guard: cloning the `Arc` would have every
+    /// worker write the same reference count on every request.
+    pub fn publishes(&self, kid: &str) -> bool {
+        self.state.publishes(kid)
+    }
+
     /// The current key set, or, when there is none, the outcome of a fetch
     /// shared with every other request waiting for one.
     pub async fn load(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
@@ -225,7 +233,19 @@ impl State {
 
     fn current(&self) -> Option<Arc<KeySet>> {
         let keys = self.keys.load_full()?;
-        (keys.fetched_at.elapsed() <= self.policy.max_stale).then_some(keys)
+        self.fresh(&keys).then_some(keys)
+    }
+
+    fn publishes(&self, kid: &str) -> bool {
+        let guard = self.keys.load();
+        guard
+            .as_deref()
+            .is_some_and(|keys| self.fresh(keys) && keys.contains_kid(kid))
+    }
+
+    /// Whether `keys` is young enough to use.
+    fn fresh(&self, keys: &KeySet) -> bool {
+        keys.fetched_at.elapsed() <= self.policy.max_stale
     }
 
     fn set_error(&self, error: Option<String>) {

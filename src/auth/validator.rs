@@ -129,11 +129,11 @@ impl Validator {
     /// that verified it is still in the current key set.
     fn still_valid(&self, hit: &Verified) -> bool {
         let unexpired = unix_now() < hit.claims.exp.saturating_add(self.leeway_secs());
-        let published = match (&hit.kid, self.keys.current()) {
-            (Some(kid), Some(keys)) => keys.contains_kid(kid),
-            _ => false,
-        };
-        unexpired && published
+        unexpired
+            && hit
+                .kid
+                .as_deref()
+                .is_some_and(|kid| self.keys.publishes(kid))
     }
 
     /// `alg` from the allow-list, no `crit`, an accepted `typ`.

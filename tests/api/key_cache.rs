@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::json;
 
+use crate::errors::assert_invalid_token;
 use crate::helpers::{eventually, spawn_app_for, spawn_app_with, MockTenant, TenantMode, TestKey};
 
 #[actix_web::test]
@@ -51,6 +52,43 @@ async fn a_rotated_key_is_accepted_right_after_the_tenant_publishes_it() {
         200,
         "old key still published"
     );
+}
+
+#[actix_web::test]
+async fn a_remembered_token_is_refused_once_its_key_leaves_the_key_set() {
+    // The verified-token cache answers a repeated token without checking its
+    // signature again, but only while the key that verified it is published.
+    let app = spawn_app_with(|s| s.jwks.ttl_secs = 1).await;
+    let old = app.token().sign(&app.key);
+    for case in ["first use", "remembered"] {
+        let reply = app.get_bearer("/api/private", &old).await;
+        assert_eq!(reply.status, 200, "{case}: {reply:?}");
+    }
+
+    let new_key = TestKey::other_rsa("key-2");
+    app.tenant.publish(&[&new_key]);
+    let hits = app.tenant.jwks_hits();
+    assert!(
+        eventually(|| app.tenant.jwks_hits() > hits).await,
+        "the background refresh fetched the new key set"
+    );
+    // The fetch is counted as the tenant answers; the set is installed a
+    // moment later. Until then the old key is still published.
+    let mut reply = app.get_bearer("/api/private", &old).await;
+    for _ in 0..100 {
+        if reply.status != 200 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        reply = app.get_bearer("/api/private", &old).await;
+    }
+    assert_invalid_token(
+        &reply,
+        "The token is signed with an unknown key",
+        "a remembered token whose key was withdrawn",
+    );
+    let new = app.tenant.token(&new_key).sign(&new_key);
+    assert_eq!(app.get_bearer("/api/private", &new).await.status, 200);
 }
 
 #[actix_web::test]

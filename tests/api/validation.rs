@@ -206,6 +206,26 @@ async fn tampered_payload_is_rejected() {
 }
 
 #[actix_web::test]
+async fn a_remembered_token_is_refused_once_it_expires() {
+    // The verified-token cache keeps a token no longer than its `exp` (plus
+    // the leeway, zero here).
+    let app = spawn_app_with(|s| s.validation.leeway_secs = 0).await;
+    let token = app.token().claim("exp", json!(now() + 2)).sign(&app.key);
+    for case in ["first use", "remembered"] {
+        let reply = app.get_bearer(PRIVATE, &token).await;
+        assert_eq!(reply.status, 200, "{case}: {reply:?}");
+    }
+    // `now()` is whole seconds, so 3 s from here is past `exp` for sure.
+    actix_web::rt::time::sleep(std::time::Duration::from_secs(3)).await;
+    let reply = app.get_bearer(PRIVATE, &token).await;
+    assert_invalid_token(
+        &reply,
+        "The access token expired",
+        "remembered, then expired",
+    );
+}
+
+#[actix_web::test]
 async fn time_claims_are_enforced_with_a_30_second_leeway() {
     let app = spawn_app().await;
     let expired = Some("The access token expired");
