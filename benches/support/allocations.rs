@@ -1,26 +1,30 @@
-//! Counts heap allocations while asked to, so a bench can report how many a
-//! request makes: a figure this machine's noise cannot move, unlike times.
+//! Counts heap allocations per thread, so a bench or a test can say how many
+//! a piece of work makes: a figure this machine's noise cannot move, unlike
+//! times. Shared by `benches/request_path.rs` and `tests/allocations.rs`,
+//! each of which installs [`Counting`] as its global allocator.
 //!
-//! Counting is off while criterion times things, so the timings pay one
-//! relaxed load per allocation and nothing more.
+//! The count is per thread, so parallel tests and runtime threads do not
+//! disturb each other's figures, and counting costs a thread-local add, not
+//! an atomic one.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
 
-/// The system allocator, counting allocations while [`count`] runs.
-pub struct Counting;
-
-static ON: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-fn note() {
-    if ON.load(Ordering::Relaxed) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
+fn note() {
+    // `try_with`: a thread being torn down still allocates, and is not counted.
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+/// The system allocator, counting each thread's allocations.
+pub struct Counting;
+
 // SAFETY: every call is forwarded unchanged to the system allocator, which
-// upholds the `GlobalAlloc` contract; counting touches no memory it hands out.
+// upholds the `GlobalAlloc` contract; the count lives in a const-initialised
+// thread-local, which never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note();
@@ -46,14 +50,18 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
-/// Allocations (reallocations included) per call of `f`, over `calls` calls.
-/// The benches are single-threaded, so nothing else is counted.
+/// What `f` returns, and how many allocations (reallocations included) this
+/// thread made running it.
+pub fn counted<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let out = f();
+    (out, ALLOCATIONS.with(Cell::get) - before)
+}
+
+/// Allocations per call of `f`, over `calls` calls after a first one, so
+/// one-time work (a cache fill, a lazy buffer) is not counted.
 pub fn per_call(calls: u32, mut f: impl FnMut()) -> f64 {
-    // One call first, so one-time work (a cache fill, a lazy buffer) is not counted.
     f();
-    ALLOCATIONS.store(0, Ordering::Relaxed);
-    ON.store(true, Ordering::Relaxed);
-    (0..calls).for_each(|_| f());
-    ON.store(false, Ordering::Relaxed);
-    ALLOCATIONS.load(Ordering::Relaxed) as f64 / f64::from(calls)
+    let ((), allocations) = counted(|| (0..calls).for_each(|_| f()));
+    allocations as f64 / f64::from(calls)
 }
