@@ -194,10 +194,7 @@ impl Authenticator {
             .map_err(invalid_proof)?;
         // RFC 9449 §4.3 check 12: the token is bound to this very key.
         if checked.jkt != jkt {
-            return Err(AuthError::InvalidToken {
-                reason: TokenError::WrongKeyBinding,
-                challenge: challenge(),
-            });
+            return Err(self.invalid_token(Scheme::DPoP, TokenError::WrongKeyBinding));
         }
         dpop.check_nonce(&checked, now)
             .map_err(|nonce| AuthError::UseDpopNonce {

@@ -18,6 +18,7 @@ use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use serde_json::{json, Map, Value};
 
+use crate::errors::assert_invalid_token;
 use crate::helpers::{
     b64, now, spawn_app, spawn_app_with, test_settings, MockTenant, Reply, TestApp,
 };
@@ -1016,20 +1017,10 @@ async fn a_remembered_token_still_answers_to_its_binding() {
 
     let bearer = format!("Bearer {bound}");
     let reply = get(&app, PRIVATE, &[("Authorization", &bearer)]).await;
-    let description = "A DPoP-bound token must be sent with the DPoP scheme";
-    assert_eq!(
-        reply.status, 401,
-        "remembered bound token as Bearer: {reply:?}"
-    );
-    assert_eq!(
-        reply.www_authenticate.as_deref(),
-        Some(format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{description}\"").as_str()),
-        "remembered bound token as Bearer: the error is in the Bearer challenge"
-    );
-    assert_eq!(
-        reply.body,
-        json!({"error": "invalid_token", "error_description": description}),
-        "remembered bound token as Bearer: body"
+    assert_invalid_token(
+        &reply,
+        "A DPoP-bound token must be sent with the DPoP scheme",
+        "remembered bound token as Bearer",
     );
 
     let other = ProofKey::es256();
