@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
+use crate::auth::dpop::ReplayStoreStats;
 use crate::auth::KeyCache;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
@@ -120,7 +121,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of everything, with the key cache's
     /// counters read at scrape time.
-    pub fn render(&self, keys: &KeyCache) -> String {
+    pub fn render(&self, keys: &KeyCache, replay: Option<ReplayStoreStats>) -> String {
         let mut out = String::with_capacity(4096);
         let _ = writeln!(
             out,
@@ -239,6 +240,40 @@ impl Metrics {
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
+        }
+        if let Some(replay) = replay {
+            let store: [(&str, &str, &str, String); 3] = [
+                (
+                    "dpop_replay_store_up",
+                    "gauge",
+                    "1 when the DPoP replay store answered its last request.",
+                    u8::from(replay.up).to_string(),
+                ),
+                (
+                    "dpop_replay_store_errors_total",
+                    "counter",
+                    "DPoP replay store requests that failed or timed out (each a 503).",
+                    replay.errors.to_string(),
+                ),
+                (
+                    "dpop_replay_store_full_total",
+                    "counter",
+                    "DPoP proofs refused because the memory replay store was full (each a 503).",
+                    replay.refused_full.to_string(),
+                ),
+            ];
+            for (name, kind, help, value) in store {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+                );
+            }
+            if let Some(entries) = replay.entries {
+                let _ = writeln!(
+                    out,
+                    "# HELP dpop_replay_store_entries DPoP proofs remembered in memory.\n# TYPE dpop_replay_store_entries gauge\ndpop_replay_store_entries {entries}"
+                );
+            }
         }
         out
     }

@@ -144,8 +144,13 @@ pub struct DpopSettings {
     pub nonce_rotation_secs: u64,
     /// Nonce HMAC secret; empty means random per process.
     pub nonce_secret: String,
-    /// Capacity of the replay cache.
+    /// Capacity of the in-memory replay store.
     pub replay_cache_entries: usize,
+    /// `memory`, or a `redis://` / `rediss://` URL of a store shared by
+    /// every replica. Debug-printing hides a password in it.
+    pub replay_store: String,
+    /// How long a shared store gets to answer, milliseconds.
+    pub replay_store_timeout_ms: u64,
     /// Trust `X-Forwarded-*` headers for `htu`.
     pub trust_proxy: bool,
     /// Public base URL for `htu`; empty means unset.
@@ -164,6 +169,11 @@ impl std::fmt::Debug for DpopSettings {
             .field("nonce_rotation_secs", &self.nonce_rotation_secs)
             .field("nonce_secret", &"******")
             .field("replay_cache_entries", &self.replay_cache_entries)
+            .field(
+                "replay_store",
+                &self.replay_store_setting().map(|s| s.shown()),
+            )
+            .field("replay_store_timeout_ms", &self.replay_store_timeout_ms)
             .field("trust_proxy", &self.trust_proxy)
             .field("public_base_url", &self.public_base_url)
             .finish()
@@ -414,6 +424,104 @@ impl Settings {
 /// HMAC-SHA256 output, so the secret is not the weak link.
 const MIN_NONCE_SECRET_BYTES: usize = 32;
 
+/// The nonce secret the Kubernetes Secret ships with; refused, so a
+/// deployment that forgot to replace it does not start.
+pub const PLACEHOLDER_NONCE_SECRET: &str = "replace-with-openssl-rand-base64-32";
+
+/// Where the DPoP replay store lives (`dpop.replay_store`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum ReplayStoreSetting {
+    /// In this process's memory: right for one replica.
+    Memory,
+    /// Redis at this URL, shared by every replica.
+    Redis(String),
+}
+
+impl ReplayStoreSetting {
+    /// How the setting may be shown in logs: a URL's password is starred.
+    pub fn shown(&self) -> String {
+        match self {
+            Self::Memory => "memory".into(),
+            Self::Redis(url) => match Url::parse(url) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("******"));
+                    parsed.to_string()
+                }
+                Ok(parsed) => parsed.to_string(),
+                Err(_) => "(unparsable URL)".into(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for ReplayStoreSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+impl DpopSettings {
+    /// `dpop.replay_store` checked, or one line naming the setting.
+    pub fn replay_store_setting(&self) -> Result<ReplayStoreSetting, SettingsError> {
+        let given = self.replay_store.trim();
+        if given.is_empty() || given.eq_ignore_ascii_case("memory") {
+            return Ok(ReplayStoreSetting::Memory);
+        }
+        let bad = |why: &str| {
+            SettingsError(format!(
+                "dpop.replay_store (APP_DPOP__REPLAY_STORE) {why}; set it to \"memory\" for one replica, or to the Redis all replicas share, e.g. redis://redis:6379 (rediss:// for TLS)"
+            ))
+        };
+        let url = Url::parse(given).map_err(|_| bad("is neither \"memory\" nor a URL"))?;
+        if !matches!(url.scheme(), "redis" | "rediss") {
+            return Err(bad(&format!(
+                "has scheme {:?}, not redis:// or rediss://",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("names no host"));
+        }
+        if self.replay_store_timeout_ms == 0 {
+            return fail("dpop.replay_store_timeout_ms is 0, so the store could never answer; the default is 500");
+        }
+        Ok(ReplayStoreSetting::Redis(given.to_owned()))
+    }
+}
+
+/// Why `secret` is obviously not a random secret, if it is: the shipped
+/// placeholder, a placeholder word, or too few distinct characters. A
+/// base64 or hex encoding of 32 random bytes passes easily; these only
+/// catch what a person typed instead of generating.
+fn nonce_secret_flaw(secret: &str) -> Option<&'static str> {
+    if secret == PLACEHOLDER_NONCE_SECRET {
+        return Some("is the placeholder shipped in deploy/kubernetes/secret.yaml");
+    }
+    let lower = secret.to_ascii_lowercase();
+    // Long words only: a short one turns up in a random base64 string too often.
+    const WORDS: [&str; 7] = [
+        "replace",
+        "changeme",
+        "change-me",
+        "example",
+        "placeholder",
+        "password",
+        "secret",
+    ];
+    if WORDS.iter().any(|w| lower.contains(w)) {
+        return Some("reads like a placeholder, not a random value");
+    }
+    let mut seen = [false; 256];
+    for byte in secret.bytes() {
+        seen[usize::from(byte)] = true;
+    }
+    // 32 random bytes in hex use all 16 digits, in base64 about 30 symbols.
+    if seen.iter().filter(|&&s| s).count() < 12 {
+        return Some("uses too few distinct characters to be random");
+    }
+    None
+}
+
 impl Settings {
     /// The `[dpop]` settings as the auth core's policy, or one line naming
     /// the setting to fix.
@@ -451,6 +559,14 @@ impl Settings {
         if d.replay_cache_entries == 0 {
             return fail("dpop.replay_cache_entries is 0, so every proof could be replayed; the default is 100000");
         }
+        d.replay_store_setting()?;
+        if !d.nonce_secret.is_empty() {
+            if let Some(flaw) = nonce_secret_flaw(&d.nonce_secret) {
+                return fail(format!(
+                    "dpop.nonce_secret (APP_DPOP__NONCE_SECRET) {flaw}; generate one with `openssl rand -base64 32` and give every replica the same value, or leave it empty for a random one per process"
+                ));
+            }
+        }
         let nonce = if d.nonce && d.enabled {
             if d.nonce_rotation_secs == 0 {
                 return fail("dpop.nonce_rotation_secs must be above 0; the default is 300");
@@ -485,6 +601,26 @@ impl Settings {
             replay_cache_entries: d.replay_cache_entries,
             request_url,
         })
+    }
+
+    /// What is allowed but probably wrong, one line each, for the start-up
+    /// log. In production, a DPoP proof's `htu` is the URL the client used,
+    /// which behind a TLS-terminating ingress is not the URL this process
+    /// sees; without a public base URL or trusted forwarded headers every
+    /// honest DPoP request would fail its `htu` check.
+    pub fn warnings(&self) -> Vec<String> {
+        let d = &self.dpop;
+        let mut warnings = Vec::new();
+        if self.environment == "production"
+            && d.enabled
+            && !d.trust_proxy
+            && d.public_base_url.trim().is_empty()
+        {
+            warnings.push(
+                "DPoP is on but neither dpop.public_base_url nor dpop.trust_proxy is set: behind a TLS-terminating proxy or ingress, proofs carry the public https URL and would all fail their htu check; set APP_DPOP__PUBLIC_BASE_URL to the URL clients use (e.g. https://api.example.com)".to_owned(),
+            );
+        }
+        warnings
     }
 
     /// `cors.allowed_origins` as the exact origins browsers send
@@ -662,6 +798,40 @@ mod dpop_settings_tests {
                 "dpop.public_base_url",
             ),
             (
+                &[("APP_DPOP__NONCE_SECRET", PLACEHOLDER_NONCE_SECRET)],
+                "the placeholder shipped in deploy/kubernetes/secret.yaml",
+            ),
+            (
+                &[(
+                    "APP_DPOP__NONCE_SECRET",
+                    "please-change-me-before-production-ok",
+                )],
+                "reads like a placeholder",
+            ),
+            (
+                &[(
+                    "APP_DPOP__NONCE_SECRET",
+                    "abababababababababababababababababab",
+                )],
+                "too few distinct characters",
+            ),
+            (
+                &[("APP_DPOP__REPLAY_STORE", "redis-server:6379")],
+                "APP_DPOP__REPLAY_STORE",
+            ),
+            (
+                &[("APP_DPOP__REPLAY_STORE", "http://redis:6379")],
+                "not redis:// or rediss://",
+            ),
+            (&[("APP_DPOP__REPLAY_STORE", "redis://")], "names no host"),
+            (
+                &[
+                    ("APP_DPOP__REPLAY_STORE", "redis://redis:6379"),
+                    ("APP_DPOP__REPLAY_STORE_TIMEOUT_MS", "0"),
+                ],
+                "dpop.replay_store_timeout_ms",
+            ),
+            (
                 &[("APP_CORS__ALLOWED_ORIGINS", "*")],
                 "cors.allowed_origins",
             ),
@@ -675,6 +845,57 @@ mod dpop_settings_tests {
             assert!(err.contains(expected), "{pairs:?}: {err}");
             assert!(!err.contains('\n'), "{pairs:?}: one line: {err}");
         }
+    }
+
+    #[test]
+    fn generated_nonce_secrets_and_redis_urls_are_taken() {
+        for secret in [
+            // `openssl rand -base64 32` and `openssl rand -hex 32`.
+            "q3Vx9mR0b1Kc7ZtYw2HfLpN8sJd4GaUe6XiO5TrBnCk=",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ] {
+            let s = load(&[("APP_DPOP__NONCE_SECRET", secret)]).expect("a random secret is taken");
+            assert_eq!(s.dpop.nonce_secret, secret);
+        }
+        let s = load(&[(
+            "APP_DPOP__REPLAY_STORE",
+            "rediss://app:pw@redis.example:6380/2",
+        )])
+        .expect("a rediss URL is taken");
+        assert_eq!(
+            s.dpop.replay_store_setting().unwrap(),
+            ReplayStoreSetting::Redis("rediss://app:pw@redis.example:6380/2".into())
+        );
+        let shown = format!("{:?}", s.dpop);
+        assert!(!shown.contains(":pw@"), "the password is hidden: {shown}");
+        assert_eq!(
+            load(&[]).unwrap().dpop.replay_store_setting().unwrap(),
+            ReplayStoreSetting::Memory,
+            "memory by default"
+        );
+    }
+
+    #[test]
+    fn production_dpop_without_a_public_url_or_trusted_proxy_is_warned_about() {
+        let production = [("APP_ENVIRONMENT", "production")];
+        let warnings = load(&production).unwrap().warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("APP_DPOP__PUBLIC_BASE_URL"),
+            "{warnings:?}"
+        );
+        for fix in [
+            ("APP_DPOP__PUBLIC_BASE_URL", "https://api.example.com"),
+            ("APP_DPOP__TRUST_PROXY", "true"),
+            ("APP_DPOP__ENABLED", "false"),
+        ] {
+            let warnings = load(&[production[0], fix]).unwrap().warnings();
+            assert!(warnings.is_empty(), "{fix:?}: {warnings:?}");
+        }
+        assert!(
+            load(&[]).unwrap().warnings().is_empty(),
+            "not in local mode, where there is no ingress"
+        );
     }
 }
 

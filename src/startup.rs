@@ -10,11 +10,13 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::auth::{authentication, Authenticator, KeyCache, RequireScopes, Validator};
+use crate::auth::{
+    authentication, Authenticator, KeyCache, RedisReplayStore, RequireScopes, Validator,
+};
 use crate::issuer::LocalIssuer;
 use crate::metrics::Metrics;
 use crate::routes::{health, messages};
-use crate::settings::Settings;
+use crate::settings::{ReplayStoreSetting, Settings};
 use crate::telemetry::RequestTelemetry;
 
 /// Set once shutdown has started; `/readyz` answers 503 from then on.
@@ -96,6 +98,26 @@ impl Application {
         let keys = KeyCache::start(settings.key_cache_policy(&issuer)?)?;
         let validator = Validator::new(settings.validation_policy(&issuer, audiences)?, keys);
         let dpop = crate::auth::DpopVerifier::new(settings.dpop_policy()?)?;
+        let dpop = match settings.dpop.replay_store_setting()? {
+            ReplayStoreSetting::Memory => dpop,
+            ReplayStoreSetting::Redis(url) => {
+                let timeout = Duration::from_millis(settings.dpop.replay_store_timeout_ms);
+                let store = RedisReplayStore::new(&url, timeout).map_err(|e| {
+                    anyhow::anyhow!(
+                        "dpop.replay_store (APP_DPOP__REPLAY_STORE) cannot be used: {e}"
+                    )
+                })?;
+                dpop.with_replay_store(Arc::new(store))
+            }
+        };
+        if settings.dpop.enabled {
+            log::info!("DPoP replay store: {}", dpop.replay_store().describe());
+        }
+        if mode == Mode::Tenant {
+            for warning in settings.warnings() {
+                log::warn!("{warning}");
+            }
+        }
         let authenticator = web::Data::new(
             Authenticator::new(validator, settings.application.realm.as_str()).with_dpop(dpop),
         );

@@ -13,6 +13,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use super::dpop::ReplayStoreError;
 use super::rendered::{rendered, Rendered};
 use super::scheme::{Challenge, DPOP_NONCE};
 
@@ -263,6 +264,17 @@ pub enum AuthError {
         /// Seconds after which a retry may succeed.
         retry_after_secs: u64,
     },
+    /// The DPoP replay store cannot record the proof (full, or not
+    /// answering): 503 with `Retry-After`. It fails closed, since a proof
+    /// that cannot be recorded could be replayed; requests that need no
+    /// store (Bearer) are not affected.
+    #[error("DPoP replay store unavailable: {reason}")]
+    ReplayStoreUnavailable {
+        /// Why the store could not record the proof.
+        reason: ReplayStoreError,
+        /// Seconds after which a retry may succeed.
+        retry_after_secs: u64,
+    },
 }
 
 /// The JSON body of every error response: `{"error", "error_description"}`.
@@ -284,7 +296,9 @@ impl AuthError {
             Self::InvalidProof { .. } => "invalid_dpop_proof",
             Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::InsufficientScope { .. } => "insufficient_scope",
-            Self::KeysUnavailable { .. } => "temporarily_unavailable",
+            Self::KeysUnavailable { .. } | Self::ReplayStoreUnavailable { .. } => {
+                "temporarily_unavailable"
+            }
         }
     }
 
@@ -298,6 +312,7 @@ impl AuthError {
             Self::UseDpopNonce { .. } => "dpop_nonce_required",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::KeysUnavailable { .. } => "keys_unavailable",
+            Self::ReplayStoreUnavailable { reason, .. } => reason.label(),
         }
     }
 
@@ -318,6 +333,9 @@ impl AuthError {
             Self::KeysUnavailable { .. } => {
                 "The service cannot verify tokens right now; retry later".into()
             }
+            Self::ReplayStoreUnavailable { .. } => {
+                "The service cannot check DPoP proofs right now; retry later".into()
+            }
         }
     }
 
@@ -337,7 +355,7 @@ impl AuthError {
                 challenge,
                 required,
             } => Some(challenge.render_error(code, description, Some(required.as_ref()))),
-            Self::KeysUnavailable { .. } => None,
+            Self::KeysUnavailable { .. } | Self::ReplayStoreUnavailable { .. } => None,
         }
     }
 
@@ -369,7 +387,9 @@ impl ResponseError for AuthError {
             | Self::UseDpopNonce { .. } => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable { .. } | Self::ReplayStoreUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -378,14 +398,20 @@ impl ResponseError for AuthError {
         // A nonce or a retry delay changes from one answer to the next, so
         // those two are not worth remembering; every other refusal is.
         let parts = match self {
-            Self::UseDpopNonce { .. } | Self::KeysUnavailable { .. } => render(),
+            Self::UseDpopNonce { .. }
+            | Self::KeysUnavailable { .. }
+            | Self::ReplayStoreUnavailable { .. } => render(),
             _ => rendered(self, render),
         };
         let mut response = HttpResponse::build(self.status_code());
         if let Some(value) = parts.challenge {
             response.insert_header((WWW_AUTHENTICATE, value));
         }
-        if let Self::KeysUnavailable { retry_after_secs } = self {
+        if let Self::KeysUnavailable { retry_after_secs }
+        | Self::ReplayStoreUnavailable {
+            retry_after_secs, ..
+        } = self
+        {
             response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
         }
         if let Self::UseDpopNonce { nonce, .. } = self {

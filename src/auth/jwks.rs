@@ -19,6 +19,14 @@ use super::keys::KeySet;
 use super::policy::KeyCachePolicy;
 use super::upstream::{Tenant, TenantError};
 
+/// The current failure streak: since when fetches fail, and how the last
+/// one failed, in words.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    since: Instant,
+    summary: &'static str,
+}
+
 /// A shared, cheaply clonable handle to the key cache.
 #[derive(Clone)]
 pub struct KeyCache {
@@ -49,7 +57,12 @@ pub struct Readiness {
     pub ready: bool,
     /// Age of the current key set, when there is one.
     pub key_set_age: Option<Duration>,
-    /// Why the cache is not ready, or the last refresh error while it still serves.
+    /// Why the cache is not ready, or why its keys are ageing while it still
+    /// serves, in words safe to show anyone (`keys not loaded yet`, `tenant
+    /// unreachable for 12 min`): never a URL, host, port or upstream text.
+    pub reason: Option<String>,
+    /// The last refresh error as the operator needs it (it names URLs and
+    /// upstream errors): for logs and local tools, never for a probe.
     pub last_error: Option<String>,
 }
 
@@ -82,6 +95,8 @@ struct State {
     /// Only ever locked for a moment to copy or replace a string; never held
     /// across an await.
     last_error: Mutex<Option<String>>,
+    /// Set while fetches fail; locked like `last_error`.
+    outage: Mutex<Option<Outage>>,
 }
 
 enum Reason {
@@ -168,14 +183,27 @@ impl KeyCache {
     pub fn readiness(&self) -> Readiness {
         let current = self.current();
         let last_error = self.state.last_error.lock().ok().and_then(|e| e.clone());
+        let outage = self.state.outage.lock().ok().and_then(|o| *o);
+        let key_set_age = self
+            .state
+            .keys
+            .load()
+            .as_ref()
+            .map(|k| k.fetched_at.elapsed());
+        let reason = match (&current, outage, key_set_age) {
+            (_, Some(outage), _) => Some(format!(
+                "{} for {}",
+                outage.summary,
+                in_words(outage.since.elapsed())
+            )),
+            (None, None, None) => Some("keys not loaded yet".into()),
+            (None, None, Some(_)) => Some("signing keys older than the maximum staleness".into()),
+            (Some(_), None, _) => None,
+        };
         Readiness {
             ready: current.is_some(),
-            key_set_age: self
-                .state
-                .keys
-                .load()
-                .as_ref()
-                .map(|k| k.fetched_at.elapsed()),
+            key_set_age,
+            reason,
             last_error: match (&current, last_error) {
                 (None, None) => Some("the key set is older than the maximum staleness".into()),
                 (_, e) => e,
@@ -228,6 +256,7 @@ impl State {
             successes: AtomicU64::new(0),
             retry_after_secs: AtomicU64::new(1),
             last_error: Mutex::new((!loaded).then(|| "keys not loaded yet".into())),
+            outage: Mutex::new(None),
         }
     }
 
@@ -248,10 +277,27 @@ impl State {
         keys.fetched_at.elapsed() <= self.policy.max_stale
     }
 
-    fn set_error(&self, error: Option<String>) {
+    fn set_error(&self, error: Option<&TenantError>) {
         if let Ok(mut slot) = self.last_error.lock() {
-            *slot = error;
+            *slot = error.map(ToString::to_string);
         }
+        if let Ok(mut slot) = self.outage.lock() {
+            *slot = error.map(|e| Outage {
+                // The streak started at its first failure, not this one.
+                since: slot.map_or_else(Instant::now, |o| o.since),
+                summary: e.summary(),
+            });
+        }
+    }
+}
+
+/// A duration as a person reads it on a status page: `45 s`, `12 min`, `3 h`.
+fn in_words(elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..7200 => format!("{} min", secs / 60),
+        _ => format!("{} h", secs / 3600),
     }
 }
 
@@ -395,14 +441,14 @@ impl Fetcher {
                         policy.issuer
                     );
                 }
-                self.state.set_error(Some(message));
+                self.state.set_error(Some(&error));
                 self.last_attempt_failed_at = Some(Instant::now());
                 self.next_refresh = Instant::now() + self.backoff;
                 self.state
                     .retry_after_secs
                     .store(self.backoff.as_secs().max(1), Ordering::Relaxed);
                 self.backoff = (self.backoff * 2).min(policy.max_backoff);
-                if matches!(error, TenantError::Jwks(_)) {
+                if matches!(error, TenantError::Jwks(..)) {
                     self.tenant.forget_jwks_uri();
                 }
             }

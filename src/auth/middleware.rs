@@ -14,11 +14,16 @@ use actix_web_httpauth::middleware::HttpAuthentication;
 use futures_util::future::{Either, LocalBoxFuture};
 
 use super::claims::Claims;
-use super::dpop::{DpopVerifier, ProofRequest};
+use super::dpop::{DpopVerifier, ProofRequest, ReplayRefusal};
 use super::error::{AuthError, TokenError};
 use super::policy::DpopMode;
 use super::scheme::{parse_credentials, Challenge, Credentials, HeaderError, Scheme, DPOP_NONCE};
 use super::validator::{unix_now, CacheMiss, Rejection, Validator};
+
+/// `Retry-After` of a 503 from the replay store: a store that timed out is
+/// asked again by the next request anyway, and a full one frees slots every
+/// second as windows close, so a short wait is the honest hint.
+const REPLAY_STORE_RETRY_AFTER_SECS: u64 = 1;
 
 /// Everything the middleware needs, built once and registered as
 /// `web::Data<Authenticator>` so every worker shares it.
@@ -203,7 +208,13 @@ impl Authenticator {
             })?;
         dpop.check_replay(&checked, now)
             .await
-            .map_err(invalid_proof)
+            .map_err(|refusal| match refusal {
+                ReplayRefusal::Proof(reason) => invalid_proof(reason),
+                ReplayRefusal::Store(reason) => AuthError::ReplayStoreUnavailable {
+                    reason,
+                    retry_after_secs: REPLAY_STORE_RETRY_AFTER_SECS,
+                },
+            })
     }
 }
 

@@ -24,7 +24,10 @@ pub mod validator;
 pub mod verified;
 
 pub use claims::Claims;
-pub use dpop::{DpopSetupError, DpopVerifier, MemoryReplayCache, ReplayCache};
+pub use dpop::{
+    DpopSetupError, DpopVerifier, MemoryReplayCache, MemoryReplayStore, RedisReplayStore,
+    ReplayCache, ReplayStore, ReplayStoreError,
+};
 pub use error::{AuthError, ProofError, TokenError};
 pub use jwks::{KeyCache, Readiness};
 pub use middleware::{authentication, Authenticated, Authenticator};

@@ -23,16 +23,51 @@ use super::proxy::{ProxyConfig, ProxyConnector, Route};
 /// the race with a vaguer message.
 const CONNECT_BACKSTOP: Duration = Duration::from_secs(1);
 
-/// A failed fetch, split by which document failed.
+/// How a fetch failed, in words that are safe to show anyone: the kind of
+/// failure only, never a URL, host, port or upstream error text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// No answer: DNS, connection, proxy, TLS or timeout.
+    Unreachable,
+    /// An answer with a non-success HTTP status.
+    HttpError,
+    /// An answer that cannot be used: not JSON, too large, wrong issuer, no
+    /// usable key.
+    Unusable,
+}
+
+/// A failed fetch, split by which document failed. The message is the
+/// operator's detail, for logs; [`Self::kind`] is what may be shown.
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
     /// The discovery document could not be had or is wrong.
-    #[error("OIDC discovery failed: {0}")]
-    Discovery(String),
+    #[error("OIDC discovery failed: {1}")]
+    Discovery(FailureKind, String),
     /// The key set could not be had or has no usable key.
-    #[error("JWKS fetch failed: {0}")]
-    Jwks(String),
+    #[error("JWKS fetch failed: {1}")]
+    Jwks(FailureKind, String),
 }
+
+impl TenantError {
+    /// How the fetch failed.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Self::Discovery(kind, _) | Self::Jwks(kind, _) => *kind,
+        }
+    }
+
+    /// The failure in words, for a readiness probe or a status page.
+    pub fn summary(&self) -> &'static str {
+        match (self, self.kind()) {
+            (_, FailureKind::Unreachable) => "tenant unreachable",
+            (_, FailureKind::HttpError) => "tenant answers with HTTP errors",
+            (Self::Discovery(..), FailureKind::Unusable) => "tenant's discovery document unusable",
+            (Self::Jwks(..), FailureKind::Unusable) => "tenant's key set unusable",
+        }
+    }
+}
+
+type Failure = (FailureKind, String);
 
 /// The tenant as seen by the fetcher.
 pub struct Tenant {
@@ -95,15 +130,21 @@ impl Tenant {
             Some(uri) => uri.clone(),
             None => {
                 discovery_requests.fetch_add(1, Ordering::Relaxed);
-                let uri = self.discover().await.map_err(TenantError::Discovery)?;
+                let uri = self
+                    .discover()
+                    .await
+                    .map_err(|(kind, e)| TenantError::Discovery(kind, e))?;
                 self.jwks_uri = Some(uri.clone());
                 uri
             }
         };
         jwks_requests.fetch_add(1, Ordering::Relaxed);
-        let (body, max_age) = self.get(&jwks_uri).await.map_err(TenantError::Jwks)?;
-        let (keys, skipped) =
-            KeySet::from_jwks(&body, &self.policy.algorithms).map_err(TenantError::Jwks)?;
+        let (body, max_age) = self
+            .get(&jwks_uri)
+            .await
+            .map_err(|(kind, e)| TenantError::Jwks(kind, e))?;
+        let (keys, skipped) = KeySet::from_jwks(&body, &self.policy.algorithms)
+            .map_err(|e| TenantError::Jwks(FailureKind::Unusable, e))?;
         Ok((keys, skipped, max_age))
     }
 
@@ -113,9 +154,15 @@ impl Tenant {
         self.jwks_uri = None;
     }
 
-    async fn discover(&self) -> Result<Url, String> {
+    async fn discover(&self) -> Result<Url, Failure> {
         let (body, _) = self.get(&self.discovery_url).await?;
-        let doc: Value = serde_json::from_slice(&body)
+        self.jwks_uri_from(&body)
+            .map_err(|e| (FailureKind::Unusable, e))
+    }
+
+    /// The `jwks_uri` of a discovery document, after checking its issuer.
+    fn jwks_uri_from(&self, body: &[u8]) -> Result<Url, String> {
+        let doc: Value = serde_json::from_slice(body)
             .map_err(|_| format!("{} is not a JSON document", self.discovery_url))?;
         let issuer = doc
             .get("issuer")
@@ -138,11 +185,14 @@ impl Tenant {
         Ok(jwks_uri)
     }
 
-    async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<Duration>), String> {
+    async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<Duration>), Failure> {
         let request = async {
             let mut response = self.client.get(url.as_str()).send().await.map_err(|e| {
-                format!(
-                    "cannot reach {url} ({e}); check AUTH0_DOMAIN, DNS and the network or proxy"
+                (
+                    FailureKind::Unreachable,
+                    format!(
+                        "cannot reach {url} ({e}); check AUTH0_DOMAIN, DNS and the network or proxy"
+                    ),
                 )
             })?;
             let status = response.status();
@@ -152,7 +202,10 @@ impl Tenant {
                 } else {
                     ""
                 };
-                return Err(format!("{url} answered HTTP {}{hint}", status.as_u16()));
+                return Err((
+                    FailureKind::HttpError,
+                    format!("{url} answered HTTP {}{hint}", status.as_u16()),
+                ));
             }
             let max_age = max_age(response.headers());
             let body = response
@@ -160,9 +213,12 @@ impl Tenant {
                 .limit(self.policy.max_body_bytes)
                 .await
                 .map_err(|e| {
-                    format!(
-                        "reading {url} failed ({e}); the limit is {} bytes",
-                        self.policy.max_body_bytes
+                    (
+                        FailureKind::Unusable,
+                        format!(
+                            "reading {url} failed ({e}); the limit is {} bytes",
+                            self.policy.max_body_bytes
+                        ),
                     )
                 })?;
             Ok((body.to_vec(), max_age))
@@ -171,9 +227,12 @@ impl Tenant {
         tokio::time::timeout(self.policy.request_timeout, request)
             .await
             .map_err(|_| {
-                format!(
-                    "{url} did not answer within {:?}",
-                    self.policy.request_timeout
+                (
+                    FailureKind::Unreachable,
+                    format!(
+                        "{url} did not answer within {:?}",
+                        self.policy.request_timeout
+                    ),
                 )
             })?
     }

@@ -20,19 +20,30 @@ pub async fn readyz(
 ) -> HttpResponse {
     let readiness = auth.validator().keys().readiness();
     let age = readiness.key_set_age.map(|a| a.as_secs());
+    // Only the reason in words: this is on the public port, so no URL, host,
+    // port or upstream error text (those are in the logs).
     let reason = if shutdown.is_shutting_down() {
         Some("shutting down".to_owned())
     } else if !readiness.ready {
         Some(
             readiness
-                .last_error
-                .unwrap_or_else(|| "signing keys are not loaded".into()),
+                .reason
+                .clone()
+                .unwrap_or_else(|| "keys not loaded yet".into()),
         )
     } else {
         None
     };
     match reason {
-        None => HttpResponse::Ok().json(json!({ "status": "ready", "key_set_age_secs": age })),
+        None => match readiness.reason {
+            // Still serving the last good keys while refreshes fail.
+            Some(degraded) => HttpResponse::Ok().json(json!({
+                "status": "ready",
+                "key_set_age_secs": age,
+                "degraded": degraded,
+            })),
+            None => HttpResponse::Ok().json(json!({ "status": "ready", "key_set_age_secs": age })),
+        },
         Some(reason) => HttpResponse::ServiceUnavailable().json(json!({
             "status": "not_ready",
             "reason": reason,
@@ -45,5 +56,12 @@ pub async fn readyz(
 pub async fn metrics(metrics: web::Data<Metrics>, auth: web::Data<Authenticator>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(auth.validator().keys()))
+        .body(
+            metrics.render(
+                auth.validator().keys(),
+                auth.dpop()
+                    .filter(|d| d.mode().accepts_dpop())
+                    .map(|d| d.replay_store().stats()),
+            ),
+        )
 }

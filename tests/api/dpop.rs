@@ -34,7 +34,7 @@ type Headers<'a> = Vec<(&'a str, &'a str)>;
 
 /// A key a client signs its proofs with.
 #[derive(Clone)]
-struct ProofKey {
+pub(crate) struct ProofKey {
     alg: &'static str,
     signer: Arc<dyn JwsSigner>,
     /// The public JWK, as a proof's `jwk` header carries it.
@@ -44,7 +44,7 @@ struct ProofKey {
 }
 
 impl ProofKey {
-    fn es256() -> Self {
+    pub(crate) fn es256() -> Self {
         let pair = EcKeyPair::generate(EcCurve::P256).unwrap();
         let signer = ES256.signer_from_jwk(&pair.to_jwk_private_key()).unwrap();
         Self::from_pair("ES256", Arc::new(signer), &pair)
@@ -79,7 +79,7 @@ impl ProofKey {
 
     /// The RFC 7638 thumbprint, computed here independently of the crate:
     /// the required members in lexicographic order, no whitespace.
-    fn thumbprint(&self) -> String {
+    pub(crate) fn thumbprint(&self) -> String {
         let member = |name: &str| self.jwk[name].as_str().unwrap().to_owned();
         let canonical = match member("kty").as_str() {
             "EC" => format!(
@@ -125,13 +125,13 @@ fn ath(token: &str) -> String {
 /// A DPoP proof: valid for `method` on `url` with `token` by default, every
 /// part editable.
 #[derive(Clone)]
-struct Proof {
+pub(crate) struct Proof {
     header: Map<String, Value>,
     claims: Map<String, Value>,
 }
 
 impl Proof {
-    fn new(key: &ProofKey, method: &str, url: &str, token: &str) -> Self {
+    pub(crate) fn new(key: &ProofKey, method: &str, url: &str, token: &str) -> Self {
         let header = json!({"typ": "dpop+jwt", "alg": key.alg, "jwk": key.jwk});
         let claims = json!({
             "jti": unique_jti(),
@@ -174,7 +174,7 @@ impl Proof {
         )
     }
 
-    fn sign(&self, key: &ProofKey) -> String {
+    pub(crate) fn sign(&self, key: &ProofKey) -> String {
         let input = self.signing_input();
         format!(
             "{input}.{}",
@@ -1146,7 +1146,7 @@ async fn server_nonces_round_trip() {
 #[actix_web::test]
 async fn nonces_from_a_shared_secret_work_on_every_replica() {
     // Stateless nonces: any replica with the same dpop.nonce_secret accepts them.
-    let secret = "a-shared-secret-of-at-least-32-bytes-for-tests";
+    let secret = "Jx8vQ2mZr5LkT1wBn7YcHd3FsGa9UeP0kW4";
     let configure = |s: &mut Settings| {
         s.dpop.nonce = true;
         s.dpop.nonce_secret = secret.into();
@@ -1212,9 +1212,22 @@ async fn trusted_forwarded_headers_rebuild_the_url_when_well_formed() {
             "https://api.example.com/v1/api/private".into(),
         ),
         (
-            "the first of several hosts",
-            vec![("X-Forwarded-Host", "api.example.com:8443, proxy.internal")],
+            "the right-most of several hosts: the nearest proxy's",
+            vec![(
+                "X-Forwarded-Host",
+                "client-chosen.example, api.example.com:8443",
+            )],
             "http://api.example.com:8443/api/private".into(),
+        ),
+        (
+            "the last of several field lines: the nearest proxy's",
+            vec![
+                ("X-Forwarded-Host", "client-chosen.example"),
+                ("X-Forwarded-Proto", "http"),
+                ("X-Forwarded-Host", "api.example.com"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            "https://api.example.com/api/private".into(),
         ),
         (
             "a host with a path is ignored",
@@ -1270,6 +1283,28 @@ async fn trusted_forwarded_headers_rebuild_the_url_when_well_formed() {
         &reply,
         "The DPoP proof's htu does not match the request URL",
         "X-Forwarded-Host: evil.com/path is not a host",
+    );
+    // A client that adds its own X-Forwarded-Host in front of the proxy's
+    // cannot make its choice the URL proofs are checked against.
+    let chosen = Proof::new(
+        &key,
+        "GET",
+        "http://client-chosen.example/api/private",
+        &token,
+    )
+    .sign(&key);
+    let reply = get_dpop(
+        &app,
+        PRIVATE,
+        &token,
+        &chosen,
+        &[("X-Forwarded-Host", "client-chosen.example, api.example.com")],
+    )
+    .await;
+    assert_invalid_proof(
+        &reply,
+        "The DPoP proof's htu does not match the request URL",
+        "the client's own left-most X-Forwarded-Host does not count",
     );
 }
 

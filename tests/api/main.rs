@@ -8,6 +8,8 @@ mod errors;
 mod helpers;
 mod key_cache;
 mod ops;
+mod process;
 mod proxy;
+mod replay_store;
 mod routes;
 mod validation;

@@ -84,14 +84,15 @@ pub fn request_url(source: &RequestUrlSource, req: &HttpRequest) -> Option<Strin
         }
         RequestUrlSource::TrustedProxy => {
             let headers = req.headers();
-            let scheme = first_value(headers, "x-forwarded-proto")
+            let scheme = nearest_value(headers, "x-forwarded-proto")
                 .and_then(forwarded_proto)
                 .unwrap_or_else(|| connection_scheme(req));
-            let host = match first_value(headers, "x-forwarded-host").filter(|h| is_authority(h)) {
+            let host = match nearest_value(headers, "x-forwarded-host").filter(|h| is_authority(h))
+            {
                 Some(host) => host.to_owned(),
                 None => connection_host(req)?,
             };
-            let prefix = first_value(headers, "x-forwarded-prefix")
+            let prefix = nearest_value(headers, "x-forwarded-prefix")
                 .and_then(forwarded_prefix)
                 .unwrap_or("");
             format!("{scheme}://{host}{prefix}{path}")
@@ -131,13 +132,15 @@ fn connection_host(req: &HttpRequest) -> Option<String> {
     }
 }
 
-/// The first member of a possibly comma-separated header, trimmed: the
-/// value the first proxy (the one nearest the client) set, since each later
-/// proxy appends its own.
-fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let value = headers.get(name)?.to_str().ok()?;
-    let first = value.split(',').next()?.trim();
-    (!first.is_empty()).then_some(first)
+/// The value the nearest proxy set: the last field line of the header, and
+/// its right-most comma-separated member, trimmed. A proxy that appends
+/// instead of overwriting leaves whatever the client sent to its left, so
+/// only the right-most value is the trusted proxy's own; the left-most one
+/// is the client's to choose.
+fn nearest_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let value = headers.get_all(name).last()?.to_str().ok()?;
+    let nearest = value.rsplit(',').next()?.trim();
+    (!nearest.is_empty()).then_some(nearest)
 }
 
 /// `X-Forwarded-Proto`: `http` or `https` only.
@@ -319,7 +322,7 @@ mod tests {
             .uri("/api/private")
             .insert_header(("host", "127.0.0.1:8080"))
             .insert_header(("x-forwarded-proto", "https"))
-            .insert_header(("x-forwarded-host", "api.example.com, other.example"))
+            .insert_header(("x-forwarded-host", "client-chosen.example, api.example.com"))
             .insert_header(("x-forwarded-prefix", "/v1"))
             .insert_header(("forwarded", "proto=https;host=forwarded.example"))
             .to_http_request();
@@ -331,7 +334,7 @@ mod tests {
         assert_eq!(
             request_url(&RequestUrlSource::TrustedProxy, &req).as_deref(),
             Some("https://api.example.com/v1/api/private"),
-            "behind a trusted proxy, the first forwarded values count"
+            "behind a trusted proxy, the values the nearest proxy set count"
         );
         let base = Url::parse("https://public.example/base/").unwrap();
         assert_eq!(
@@ -339,6 +342,53 @@ mod tests {
             Some("https://public.example/base/api/private"),
             "a public base URL wins over everything"
         );
+    }
+
+    #[test]
+    fn appended_forwarded_values_count_only_what_the_nearest_proxy_set() {
+        // A client sends its own X-Forwarded-* headers; a proxy that appends
+        // adds its values to the right, or as a field line of its own.
+        let cases: [(&[&str], &[&str], &str); 4] = [
+            (
+                &["evil.example, api.example.com"],
+                &["http, https"],
+                "https://api.example.com/api/private",
+            ),
+            (
+                &["evil.example", "api.example.com"],
+                &["http", "https"],
+                "https://api.example.com/api/private",
+            ),
+            (
+                &["evil.example", "other.example, api.example.com:8443"],
+                &["https, http"],
+                "http://api.example.com:8443/api/private",
+            ),
+            (
+                // The nearest value is unusable: the connection counts, not
+                // the client's value further left.
+                &["evil.example, bad/host"],
+                &["https"],
+                "https://127.0.0.1:8080/api/private",
+            ),
+        ];
+        for (hosts, protos, expected) in cases {
+            let mut req = TestRequest::get()
+                .uri("/api/private")
+                .insert_header(("host", "127.0.0.1:8080"));
+            for host in hosts {
+                req = req.append_header(("x-forwarded-host", *host));
+            }
+            for proto in protos {
+                req = req.append_header(("x-forwarded-proto", *proto));
+            }
+            let req = req.to_http_request();
+            assert_eq!(
+                request_url(&RequestUrlSource::TrustedProxy, &req).as_deref(),
+                Some(expected),
+                "hosts {hosts:?}, protos {protos:?}"
+            );
+        }
     }
 
     #[test]

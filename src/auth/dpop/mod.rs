@@ -1,4 +1,4 @@
-//! DPoP (RFC 9449): proof checks, the replay cache and server nonces, put
+//! DPoP (RFC 9449): proof checks, the replay store and server nonces, put
 //! together by [`DpopVerifier`], which the authenticator calls after the
 //! access token itself has been validated.
 
@@ -18,7 +18,10 @@ use super::policy::{DpopMode, DpopPolicy};
 pub use nonce::NonceIssuer;
 pub use proof::{check_proof, CheckedProof, ProofRequest};
 pub use proof_key::ProofKey;
-pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+pub use replay::{
+    MemoryReplayCache, MemoryReplayStore, Recorded, RedisReplayStore, RedisStoreError, ReplayCache,
+    ReplayKey, ReplayStore, ReplayStoreError, ReplayStoreStats,
+};
 pub use verifiers::{VerifierCache, DEFAULT_VERIFIER_CACHE_ENTRIES};
 
 /// A [`DpopPolicy`] that cannot work; found when the verifier is built, at
@@ -28,8 +31,8 @@ pub enum DpopSetupError {
     /// DPoP is enabled with an empty algorithm allow-list.
     #[error("the DPoP policy allows no proof algorithm")]
     NoAlgorithms,
-    /// A replay cache of no entries would let every proof be replayed.
-    #[error("the DPoP replay cache needs room for at least one entry")]
+    /// A replay store of no entries would refuse every proof.
+    #[error("the DPoP replay store needs room for at least one entry")]
     EmptyReplayCache,
     /// Nonces need a rotation interval of at least one second.
     #[error("the DPoP nonce rotation interval must be at least one second")]
@@ -45,13 +48,13 @@ pub enum DpopSetupError {
 pub struct DpopVerifier {
     policy: DpopPolicy,
     algs: Arc<str>,
-    replay: Arc<dyn ReplayCache>,
+    replay: Arc<dyn ReplayStore>,
     nonces: Option<NonceIssuer>,
     verifiers: Arc<VerifierCache>,
 }
 
 impl DpopVerifier {
-    /// A verifier for `policy`, with an in-memory replay cache of the
+    /// A verifier for `policy`, with an in-memory replay store of the
     /// policy's size, a cache of the last
     /// [`DEFAULT_VERIFIER_CACHE_ENTRIES`] proof keys' verifiers and, when
     /// nonces are on, a nonce issuer.
@@ -70,7 +73,7 @@ impl DpopVerifier {
             .collect::<Vec<_>>()
             .join(" ");
         Ok(Self {
-            replay: Arc::new(MemoryReplayCache::new(policy.replay_cache_entries)),
+            replay: Arc::new(MemoryReplayStore::new(policy.replay_cache_entries)),
             algs: Arc::from(algs),
             nonces,
             verifiers: Arc::new(VerifierCache::new(DEFAULT_VERIFIER_CACHE_ENTRIES)),
@@ -78,11 +81,21 @@ impl DpopVerifier {
         })
     }
 
-    /// The same verifier remembering proofs in `cache` instead, e.g. a store
-    /// shared by several replicas.
-    pub fn with_replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
-        self.replay = cache;
+    /// The same verifier remembering proofs in `store` instead, e.g. a
+    /// [`RedisReplayStore`] shared by several replicas.
+    pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.replay = store;
         self
+    }
+
+    /// The name [`Self::with_replay_store`] had before stores could fail.
+    pub fn with_replay_cache(self, store: Arc<dyn ReplayStore>) -> Self {
+        self.with_replay_store(store)
+    }
+
+    /// Where used proofs are remembered.
+    pub fn replay_store(&self) -> &dyn ReplayStore {
+        self.replay.as_ref()
     }
 
     /// The policy proofs are checked against.
@@ -135,15 +148,26 @@ impl DpopVerifier {
 
     /// Records `proof` as used; a second use within its acceptance window is
     /// [`ProofError::Replayed`] (RFC 9449 §11.1). The proof stays acceptable
-    /// until `iat + iat_offset`, so it is remembered that long.
-    pub async fn check_replay(&self, proof: &CheckedProof, now: i64) -> Result<(), ProofError> {
+    /// until `iat + iat_offset`, so it is remembered that long. A store that
+    /// cannot record it refuses the request ([`ReplayRefusal::Store`]).
+    pub async fn check_replay(&self, proof: &CheckedProof, now: i64) -> Result<(), ReplayRefusal> {
         let offset = i64::try_from(self.policy.iat_offset.as_secs()).unwrap_or(i64::MAX);
         let expires_at = proof.iat.saturating_add(offset).saturating_add(1);
         let key = ReplayKey::new(&proof.jkt, &proof.jti);
-        if self.replay.insert_if_new(key, expires_at, now).await {
-            Ok(())
-        } else {
-            Err(ProofError::Replayed)
+        match self.replay.record(key, expires_at, now).await {
+            Ok(Recorded::New) => Ok(()),
+            Ok(Recorded::Replay) => Err(ReplayRefusal::Proof(ProofError::Replayed)),
+            Err(error) => Err(ReplayRefusal::Store(error)),
         }
     }
+}
+
+/// Why [`DpopVerifier::check_replay`] refused a proof: the client's fault, or
+/// the store's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayRefusal {
+    /// The proof was used before (401 `invalid_dpop_proof`).
+    Proof(ProofError),
+    /// The store could not say (503 `temporarily_unavailable`).
+    Store(ReplayStoreError),
 }
