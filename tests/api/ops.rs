@@ -436,75 +436,413 @@ async fn logs_are_json_lines_and_never_hold_a_token() {
     );
 }
 
-fn load_yaml(name: &str) -> Yaml {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("deploy/kubernetes")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    YamlLoader::load_from_str(&text).unwrap().remove(0)
+/// Where the manifests live, and the names they give the API's objects and
+/// the Redis replay store's.
+const MANIFESTS: &str = "deploy/kubernetes";
+const API: &str = "auth0-actix-api";
+const REDIS: &str = "auth0-actix-api-redis";
+/// What secret.yaml ships as `APP_DPOP__NONCE_SECRET`. The service refuses
+/// to start with exactly this value, so the two must change together.
+const NONCE_SECRET_PLACEHOLDER: &str = "replace-with-openssl-rand-base64-32";
+
+/// Every object of every `*.yaml` file in `deploy/kubernetes/`, each with
+/// the file it came from; any file that does not parse, or an object without
+/// `apiVersion`, `kind` and `metadata.name`, fails the test.
+struct Manifests(Vec<(String, Yaml)>);
+
+impl Manifests {
+    fn load() -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(MANIFESTS);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot list {MANIFESTS}: {e}"))
+            .map(|entry| entry.unwrap().path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no manifests in {MANIFESTS}");
+        let mut objects = Vec::new();
+        for path in files {
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+            let documents = YamlLoader::load_from_str(&text)
+                .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
+            let before = objects.len();
+            for object in documents.into_iter().filter(|d| !d.is_null()) {
+                for field in ["apiVersion", "kind"] {
+                    assert!(
+                        object[field].as_str().is_some(),
+                        "{file}: an object without {field}"
+                    );
+                }
+                assert!(
+                    object["metadata"]["name"].as_str().is_some(),
+                    "{file}: an object without metadata.name"
+                );
+                objects.push((file.clone(), object));
+            }
+            assert!(objects.len() > before, "{file} holds no object");
+        }
+        Self(objects)
+    }
+
+    /// The one object of `kind` named `name`.
+    fn get(&self, kind: &str, name: &str) -> &Yaml {
+        let found: Vec<&Yaml> = self
+            .0
+            .iter()
+            .map(|(_, object)| object)
+            .filter(|o| {
+                o["kind"].as_str() == Some(kind) && o["metadata"]["name"].as_str() == Some(name)
+            })
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "want exactly one {kind} named {name} in {MANIFESTS}"
+        );
+        found[0]
+    }
+}
+
+/// Whether a `matchLabels`-style selector (a map, never empty) selects a pod
+/// with these labels.
+fn selects(selector: &Yaml, labels: &Yaml) -> bool {
+    selector
+        .as_hash()
+        .filter(|wanted| !wanted.is_empty())
+        .is_some_and(|wanted| {
+            wanted
+                .iter()
+                .all(|(k, v)| &labels[k.as_str().unwrap_or("")] == v)
+        })
+}
+
+/// The hardening both Deployments share: non-root, read-only root file
+/// system, no capabilities, resource requests and limits, both probes.
+fn assert_hardened(what: &str, deployment: &Yaml) {
+    let spec = &deployment["spec"]["template"]["spec"];
+    let container = &spec["containers"][0];
+    let security = &container["securityContext"];
+    assert_eq!(
+        spec["securityContext"]["runAsNonRoot"].as_bool(),
+        Some(true),
+        "{what}: the pod runs as non-root"
+    );
+    assert_eq!(
+        security["readOnlyRootFilesystem"].as_bool(),
+        Some(true),
+        "{what}: the root file system is read-only"
+    );
+    assert_eq!(
+        security["allowPrivilegeEscalation"].as_bool(),
+        Some(false),
+        "{what}: no privilege escalation"
+    );
+    assert_eq!(
+        security["capabilities"]["drop"][0].as_str(),
+        Some("ALL"),
+        "{what}: every capability dropped"
+    );
+    for (kind, resource) in [
+        ("requests", "cpu"),
+        ("requests", "memory"),
+        ("limits", "cpu"),
+        ("limits", "memory"),
+    ] {
+        assert!(
+            container["resources"][kind][resource].as_str().is_some(),
+            "{what}: resources.{kind}.{resource} is set"
+        );
+    }
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert!(
+            container[probe].as_hash().is_some_and(|p| !p.is_empty()),
+            "{what}: has a {probe}"
+        );
+    }
 }
 
 #[actix_web::test]
 async fn kubernetes_manifests_match_the_service() {
-    let deployment = load_yaml("deployment.yaml");
-    let service = load_yaml("service.yaml");
-    let config = load_yaml("configmap.yaml");
-    let secret = load_yaml("secret.yaml");
+    let manifests = Manifests::load();
+    let deployment = manifests.get("Deployment", API);
+    let service = manifests.get("Service", API);
+    let config = manifests.get("ConfigMap", API);
+    let secret = manifests.get("Secret", API);
+    let pdb = manifests.get("PodDisruptionBudget", API);
+    let hpa = manifests.get("HorizontalPodAutoscaler", API);
+    let redis = manifests.get("Deployment", REDIS);
+    let redis_service = manifests.get("Service", REDIS);
     let spec = &deployment["spec"]["template"]["spec"];
     let container = &spec["containers"][0];
 
-    assert_eq!(deployment["spec"]["replicas"].as_i64(), Some(2));
     assert_eq!(
-        spec["securityContext"]["runAsNonRoot"].as_bool(),
-        Some(true)
+        deployment["spec"]["replicas"].as_i64(),
+        Some(2),
+        "two replicas until the HPA takes over"
+    );
+    assert_hardened("the API", deployment);
+    assert_hardened("Redis", redis);
+    let env_from = &container["envFrom"];
+    assert_eq!(
+        env_from[0]["configMapRef"]["name"], config["metadata"]["name"],
+        "the API reads the ConfigMap"
     );
     assert_eq!(
-        container["securityContext"]["readOnlyRootFilesystem"].as_bool(),
-        Some(true)
+        env_from[1]["secretRef"]["name"], secret["metadata"]["name"],
+        "the API reads the Secret"
     );
-    assert_eq!(
-        container["securityContext"]["capabilities"]["drop"][0].as_str(),
-        Some("ALL")
-    );
-    assert!(container["resources"]["limits"]["memory"]
-        .as_str()
-        .is_some());
-    assert!(container["resources"]["requests"]["cpu"].as_str().is_some());
 
     // The probes name the container's port, which is the port the service listens on.
     let port = container["ports"][0]["containerPort"].as_i64().unwrap();
     let port_name = container["ports"][0]["name"].as_str().unwrap();
     assert_eq!(
         config["data"]["PORT"].as_str(),
-        Some(port.to_string().as_str())
+        Some(port.to_string().as_str()),
+        "the ConfigMap's PORT is the container port"
     );
     assert_eq!(
         service["spec"]["ports"][0]["targetPort"].as_str(),
-        Some(port_name)
+        Some(port_name),
+        "the Service targets the container's named port"
     );
     let liveness = &container["livenessProbe"]["httpGet"];
     let readiness = &container["readinessProbe"]["httpGet"];
-    assert_eq!(liveness["port"].as_str(), Some(port_name));
-    assert_eq!(readiness["port"].as_str(), Some(port_name));
+    assert_eq!(liveness["port"].as_str(), Some(port_name), "liveness port");
+    assert_eq!(
+        readiness["port"].as_str(),
+        Some(port_name),
+        "readiness port"
+    );
 
-    // The production settings, as the ConfigMap and Secret set them.
+    // Each selector picks its own pods and never the other Deployment's: the
+    // API's Service must not send requests to Redis, nor the PDB count it.
+    let api_pods = &deployment["spec"]["template"]["metadata"]["labels"];
+    let redis_pods = &redis["spec"]["template"]["metadata"]["labels"];
+    for (what, selector, own, other) in [
+        (
+            "the API Deployment",
+            &deployment["spec"]["selector"]["matchLabels"],
+            api_pods,
+            redis_pods,
+        ),
+        (
+            "the API Service",
+            &service["spec"]["selector"],
+            api_pods,
+            redis_pods,
+        ),
+        (
+            "the PodDisruptionBudget",
+            &pdb["spec"]["selector"]["matchLabels"],
+            api_pods,
+            redis_pods,
+        ),
+        (
+            "the Redis Deployment",
+            &redis["spec"]["selector"]["matchLabels"],
+            redis_pods,
+            api_pods,
+        ),
+        (
+            "the Redis Service",
+            &redis_service["spec"]["selector"],
+            redis_pods,
+            api_pods,
+        ),
+    ] {
+        assert!(selects(selector, own), "{what} selects its own pods");
+        assert!(
+            !selects(selector, other),
+            "{what} selects the other Deployment's pods too"
+        );
+    }
+
+    // The HPA scales the API, and its minimum leaves the PDB room to evict
+    // one pod during a drain.
+    let min_available = pdb["spec"]["minAvailable"]
+        .as_i64()
+        .expect("the PodDisruptionBudget's minAvailable is a number of pods");
+    assert!(
+        min_available >= 1,
+        "the PDB keeps at least one pod, not {min_available}"
+    );
+    let target = &hpa["spec"]["scaleTargetRef"];
+    assert_eq!(
+        (
+            target["apiVersion"].as_str(),
+            target["kind"].as_str(),
+            &target["name"]
+        ),
+        (
+            Some("apps/v1"),
+            Some("Deployment"),
+            &deployment["metadata"]["name"]
+        ),
+        "the HPA scales the API's Deployment"
+    );
+    let min_replicas = hpa["spec"]["minReplicas"]
+        .as_i64()
+        .expect("the HPA sets minReplicas");
+    let max_replicas = hpa["spec"]["maxReplicas"]
+        .as_i64()
+        .expect("the HPA sets maxReplicas");
+    assert!(
+        min_replicas > min_available,
+        "HPA minReplicas {min_replicas} must exceed the PDB's minAvailable {min_available}, or a drain at the minimum is blocked"
+    );
+    assert!(
+        max_replicas > min_replicas,
+        "HPA maxReplicas {max_replicas} must exceed minReplicas {min_replicas}"
+    );
+    let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(0);
+    assert!(
+        (min_replicas..=max_replicas).contains(&replicas),
+        "the Deployment's replicas {replicas} are within the HPA's {min_replicas}..={max_replicas}"
+    );
+    let cpu_target = hpa["spec"]["metrics"]
+        .as_vec()
+        .into_iter()
+        .flatten()
+        .find(|m| {
+            m["type"].as_str() == Some("Resource") && m["resource"]["name"].as_str() == Some("cpu")
+        })
+        .map(|m| &m["resource"]["target"]);
+    assert!(
+        cpu_target.is_some_and(|t| t["type"].as_str() == Some("Utilization")
+            && t["averageUtilization"]
+                .as_i64()
+                .is_some_and(|u| (1..=100).contains(&u))),
+        "the HPA scales on CPU utilization, a percentage of the container's CPU request"
+    );
+
+    // Redis: one instance, replaced rather than rolled (two would each hold
+    // half of the records), that refuses writes when full instead of evicting
+    // a live record, and keeps /data in an emptyDir (no persistence needed).
+    assert_eq!(
+        redis["spec"]["replicas"].as_i64(),
+        Some(1),
+        "one Redis instance"
+    );
+    assert_eq!(
+        redis["spec"]["strategy"]["type"].as_str(),
+        Some("Recreate"),
+        "Redis is recreated, never two instances at once"
+    );
+    let redis_spec = &redis["spec"]["template"]["spec"];
+    let redis_container = &redis_spec["containers"][0];
+    let args: Vec<&str> = redis_container["args"]
+        .as_vec()
+        .expect("Redis has args")
+        .iter()
+        .map(|a| a.as_str().expect("every Redis arg is a string"))
+        .collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--maxmemory-policy", "noeviction"]),
+        "Redis runs with --maxmemory-policy noeviction, so a full Redis refuses a record rather than evicting a live one: {args:?}"
+    );
+    assert!(
+        args.windows(2).any(|w| w[0] == "--maxmemory" && w[1] != "0"),
+        "Redis has a maxmemory, or noeviction never applies and the kernel kills it instead: {args:?}"
+    );
+    let data_volume = redis_container["volumeMounts"]
+        .as_vec()
+        .into_iter()
+        .flatten()
+        .find(|m| m["mountPath"].as_str() == Some("/data"))
+        .map(|m| &m["name"]);
+    assert!(
+        redis_spec["volumes"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .any(|v| Some(&v["name"]) == data_volume && v["emptyDir"].as_hash().is_some()),
+        "Redis's /data is an emptyDir: writable under a read-only root, and nothing to keep"
+    );
+
+    // The API finds Redis through its Service, on the port Redis listens on.
+    let store = config["data"]["APP_DPOP__REPLAY_STORE"]
+        .as_str()
+        .expect("the ConfigMap sets APP_DPOP__REPLAY_STORE, so replicas share one replay store");
+    let store = url::Url::parse(store)
+        .unwrap_or_else(|e| panic!("APP_DPOP__REPLAY_STORE {store:?} is not a URL: {e}"));
+    assert_eq!(
+        store.scheme(),
+        "redis",
+        "the in-cluster replay store is Redis"
+    );
+    assert_eq!(
+        store.host_str(),
+        redis_service["metadata"]["name"].as_str(),
+        "APP_DPOP__REPLAY_STORE names the Redis Service"
+    );
+    let redis_port = &redis_service["spec"]["ports"][0];
+    assert_eq!(
+        store.port().map(i64::from),
+        redis_port["port"].as_i64(),
+        "APP_DPOP__REPLAY_STORE uses the Redis Service's port"
+    );
+    let redis_container_port = &redis_container["ports"][0];
+    assert_eq!(
+        redis_port["targetPort"], redis_container_port["name"],
+        "the Redis Service targets the Redis container's named port"
+    );
+    assert_eq!(
+        redis_container_port["containerPort"].as_i64(),
+        Some(6379),
+        "the Redis container port is 6379, where redis-server listens by default"
+    );
+    assert!(
+        !args.contains(&"--port"),
+        "Redis keeps its default port: {args:?}"
+    );
+
+    // The shipped nonce secret is the placeholder the service refuses.
+    assert_eq!(
+        secret["stringData"]["APP_DPOP__NONCE_SECRET"].as_str(),
+        Some(NONCE_SECRET_PLACEHOLDER),
+        "secret.yaml ships the placeholder the service refuses to start with"
+    );
+
+    // The production settings, as the ConfigMap and Secret set them once an
+    // operator has replaced the placeholder (`openssl rand -base64 32`).
     let mut env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for source in [&config["data"], &secret["stringData"]] {
         for (k, v) in source.as_hash().unwrap() {
             env.insert(k.as_str().unwrap().into(), v.as_str().unwrap().into());
         }
     }
+    env.insert(
+        "APP_DPOP__NONCE_SECRET".into(),
+        "svtmE5X8T6IQllBVR/c0ga4gvzl1gdVzjJPAlq7U9h8=".into(),
+    );
     let settings = auth0_actix_api::settings::Settings::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
         &env,
     )
-    .unwrap();
-    assert_eq!(settings.environment, "production");
-    assert_eq!(i64::from(settings.application.port), port);
-    assert_eq!(settings.application.host, "0.0.0.0");
+    .unwrap_or_else(|e| panic!("the ConfigMap and Secret load as settings: {e}"));
+    assert_eq!(settings.environment, "production", "APP_ENVIRONMENT");
+    assert_eq!(
+        i64::from(settings.application.port),
+        port,
+        "the port setting"
+    );
+    assert_eq!(
+        settings.application.host, "0.0.0.0",
+        "listens on all interfaces"
+    );
     settings
         .tenant_issuer()
         .expect("the ConfigMap's AUTH0_DOMAIN is a valid setting");
+    settings
+        .dpop_policy()
+        .unwrap_or_else(|e| panic!("the ConfigMap's DPoP settings are valid: {e}"));
+    assert!(
+        settings.dpop.public_base_url.starts_with("https://"),
+        "APP_DPOP__PUBLIC_BASE_URL is the https URL clients use, not {:?}",
+        settings.dpop.public_base_url
+    );
     let grace = spec["terminationGracePeriodSeconds"].as_i64().unwrap();
     let needed = settings.shutdown.grace_secs + settings.shutdown.drain_delay_secs;
     assert!(
@@ -526,7 +864,7 @@ async fn kubernetes_manifests_match_the_service() {
             }
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(status, 200, "{path}");
+        assert_eq!(status, 200, "{path} answers 200 without credentials");
     }
 }
 
