@@ -25,7 +25,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::ssl::{SslAcceptor, SslMethod};
 use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
 use openssl::x509::{X509NameBuilder, X509};
-use serde_json::{json, Value};
+use serde_json::json;
 use tempfile::TempDir;
 
 use crate::helpers::{TestKey, TokenBuilder};
