@@ -285,6 +285,24 @@ fn bad_input_is_one_line_of_error_and_a_non_zero_exit() {
             "AUTH0_DOMAIN",
         ),
         (&["serve"], &[("PORT", "eighty")], "port"),
+        (
+            &["serve"],
+            &[
+                ("AUTH0_DOMAIN", "dev.example.com"),
+                ("AUTH0_AUDIENCE", "x"),
+                ("APP_DPOP__NONCE_SECRET", "replace-with-openssl-rand-base64-32"),
+            ],
+            "APP_DPOP__NONCE_SECRET) is the placeholder shipped in deploy/kubernetes/secret.yaml; generate one with `openssl rand -base64 32`",
+        ),
+        (
+            &["serve"],
+            &[
+                ("AUTH0_DOMAIN", "dev.example.com"),
+                ("AUTH0_AUDIENCE", "x"),
+                ("APP_DPOP__REPLAY_STORE", "redis-cluster:6379"),
+            ],
+            "dpop.replay_store (APP_DPOP__REPLAY_STORE) is neither \"memory\" nor a URL",
+        ),
     ];
     for (args, env, expected) in cases {
         let mut cmd = command(dir.path(), 0, args);
