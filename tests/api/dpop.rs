@@ -479,6 +479,12 @@ async fn proof_headers_are_checked() {
             base().header("crit", json!(["exp"])).sign(&key),
             Some("The DPoP proof names a critical header extension that is not supported"),
         ),
+        (
+            // RFC 7515 §4.1.11: null is not an array of names, nor absent.
+            "crit null",
+            base().header("crit", Value::Null).sign(&key),
+            Some("The DPoP proof names a critical header extension that is not supported"),
+        ),
     ];
     for (case, proof, expected) in cases {
         let reply = get_dpop(&app, PRIVATE, &token, &proof, &[]).await;
