@@ -855,6 +855,62 @@ async fn the_token_must_be_bound_to_the_proof_key() {
 }
 
 #[actix_web::test]
+async fn a_token_with_a_confirmation_method_we_cannot_check_is_refused() {
+    // SPEC: a sender-constrained token must never pass as a plain Bearer
+    // token. We can check `jkt` (RFC 9449 §6.1) only; `x5t#S256` (RFC 8705
+    // §3.1), `jwk`, `jwe`, `jku` or `kid` (RFC 7800 §3) would need checks we
+    // do not have, so a `cnf` naming any of them is refused.
+    let app = spawn_app().await;
+    let key = ProofKey::es256();
+    let x5t = "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2";
+    let unsupported = "The token's cnf claim names a confirmation method that is not supported";
+    let invalid = "The token's cnf claim is invalid";
+    let bearer_cases = [
+        ("x5t#S256", json!({"x5t#S256": x5t}), unsupported),
+        (
+            "jwk",
+            json!({"jwk": Value::Object(key.jwk.clone())}),
+            unsupported,
+        ),
+        ("kid", json!({"kid": "client-key-1"}), unsupported),
+        (
+            "jkt beside x5t#S256",
+            json!({"jkt": key.thumbprint(), "x5t#S256": x5t}),
+            unsupported,
+        ),
+        ("cnf a string", json!("x5t#S256"), invalid),
+        ("cnf an array", json!([{"jkt": key.thumbprint()}]), invalid),
+        ("jkt a number", json!({"jkt": 5}), invalid),
+        ("jkt null", json!({"jkt": null}), invalid),
+    ];
+    for (case, cnf, description) in bearer_cases {
+        let token = app.token().claim("cnf", cnf).sign(&app.key);
+        let reply = app.get_bearer(PRIVATE, &token).await;
+        assert_invalid_token(&reply, description, &format!("Bearer, cnf {case}"));
+    }
+    // The DPoP scheme with a valid proof for the `jkt` does not excuse the
+    // method we cannot check either.
+    let token = app
+        .token()
+        .claim("cnf", json!({"jkt": key.thumbprint(), "x5t#S256": x5t}))
+        .sign(&app.key);
+    let proof = proof_for(&app, &key, PRIVATE, &token).sign(&key);
+    let reply = get_dpop(&app, PRIVATE, &token, &proof, &[]).await;
+    assert_dpop_error(
+        &reply,
+        401,
+        "invalid_token",
+        unsupported,
+        "ES256",
+        "DPoP, cnf with jkt and x5t#S256",
+    );
+    // An empty `cnf` confirms nothing, so there is nothing to check: the
+    // token is an ordinary Bearer token.
+    let token = app.token().claim("cnf", json!({})).sign(&app.key);
+    assert_accepted(&app.get_bearer(PRIVATE, &token).await, "Bearer, cnf {}");
+}
+
+#[actix_web::test]
 async fn the_dpop_scheme_needs_exactly_one_proof_and_bearer_none() {
     // RFC 9449 §4.3 check 1 and §7.1; SPEC: two DPoP headers are invalid_request.
     let app = spawn_app().await;
