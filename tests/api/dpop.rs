@@ -816,6 +816,37 @@ async fn malformed_proofs_are_401_never_500() {
 }
 
 #[actix_web::test]
+async fn a_proof_key_with_rsa_exponent_1_cannot_be_used_to_forge_proofs() {
+    // RFC 8017 §3.1: e is odd and at least 3. With e = 1 the padded hash
+    // (RFC 8017 §9.2) is its own signature, so anyone who knows the key,
+    // and a thief of a token bound to it does, can make proofs for it.
+    let app = spawn_app_with(|s| s.dpop.algorithms = vec!["RS256".into()]).await;
+    let mut key = ProofKey::rs256();
+    key.jwk.insert("e".into(), json!("AQ"));
+    let token = bound_token(&app, &key);
+    let input = proof_for(&app, &key, PRIVATE, &token).signing_input();
+    let digest_info = [
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    let mut forged = vec![0x00, 0x01];
+    forged.resize(256 - 1 - digest_info.len() - 32, 0xff);
+    forged.push(0x00);
+    forged.extend_from_slice(&digest_info);
+    forged.extend_from_slice(&openssl::sha::sha256(input.as_bytes()));
+    let proof = format!("{input}.{}", b64(&forged));
+    let reply = get_dpop(&app, PRIVATE, &token, &proof, &[]).await;
+    assert_dpop_error(
+        &reply,
+        401,
+        "invalid_dpop_proof",
+        "The DPoP proof's jwk header is not a usable public key",
+        "RS256",
+        "a forged proof for an e = 1 key",
+    );
+}
+
+#[actix_web::test]
 async fn the_token_must_be_bound_to_the_proof_key() {
     // RFC 9449 §4.3 check 12 and §7.1: binding errors are invalid_token.
     let app = spawn_app().await;
