@@ -32,5 +32,5 @@ pub use policy::{
     Algorithm, DpopMode, DpopPolicy, KeyCachePolicy, NoncePolicy, ProofAlgorithm, RequestUrlSource,
     ValidationPolicy,
 };
-pub use scope::RequireScopes;
+pub use scope::{RequireScopes, ScopeError};
 pub use validator::{Rejection, Validator};
