@@ -101,9 +101,9 @@ impl KeyCache {
     /// in the background right away (warm-up). Never waits on the network.
     pub fn start(policy: KeyCachePolicy) -> Result<Self, KeyCacheError> {
         let discovery_url = discovery_url(&policy.issuer).map_err(KeyCacheError)?;
-        if policy.algorithms.is_empty() {
-            return Err(KeyCacheError("the algorithm allow-list is empty".into()));
-        }
+        policy
+            .validate()
+            .map_err(|e| KeyCacheError(e.to_string()))?;
         let state = Arc::new(State::new(policy, None));
         let (commands, receiver) = mpsc::unbounded_channel();
         let fetcher_state = Arc::clone(&state);
@@ -210,9 +210,15 @@ impl KeyCache {
             return;
         }
         // The fetch is bounded by its own timeouts; this bound only guards
-        // against a fetcher that is gone.
-        let bound = self.state.policy.request_timeout * 2 + self.state.policy.connect_timeout * 2;
-        let _ = tokio::time::timeout(bound + Duration::from_secs(1), answer).await;
+        // against a fetcher that is gone. Saturating: this runs on a worker,
+        // and a policy's `Duration::MAX` must not panic it.
+        let policy = &self.state.policy;
+        let bound = policy
+            .request_timeout
+            .saturating_add(policy.connect_timeout)
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(1));
+        let _ = tokio::time::timeout(bound, answer).await;
     }
 }
 
@@ -287,6 +293,18 @@ pub fn is_loopback_host(host: &str) -> bool {
         || bare
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Delays are capped here: the timer wheel cannot represent a deadline
+/// much further out, and a refresh a century away is "never" all the same.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `delay` from now, without the panic of `Instant + Duration` when the sum
+/// is past what an `Instant` holds: a panic here would kill the fetcher
+/// thread silently and keys would stop refreshing.
+fn after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay.min(FAR_FUTURE)).unwrap_or(now)
 }
 
 /// The fetcher's own state; lives on its thread only.
@@ -365,8 +383,10 @@ impl Fetcher {
                 for why in skipped {
                     log::warn!("JWKS from {}: skipped {why}", policy.issuer);
                 }
+                // Not `clamp`, which panics when min > max: `start` refuses
+                // such a policy, and this thread must not die if one slips by.
                 let ttl = max_age
-                    .map(|age| age.clamp(policy.min_ttl, policy.max_ttl))
+                    .map(|age| age.max(policy.min_ttl).min(policy.max_ttl))
                     .unwrap_or(policy.ttl);
                 log::info!(
                     "loaded {} signing key(s) for {}; next refresh in {}s",
@@ -379,7 +399,7 @@ impl Fetcher {
                 self.state.set_error(None);
                 self.backoff = policy.min_backoff;
                 self.last_attempt_failed_at = None;
-                self.next_refresh = Instant::now() + ttl;
+                self.next_refresh = after(ttl);
             }
             Err(error) => {
                 self.state.failures.fetch_add(1, Ordering::Relaxed);
@@ -397,11 +417,11 @@ impl Fetcher {
                 }
                 self.state.set_error(Some(message));
                 self.last_attempt_failed_at = Some(Instant::now());
-                self.next_refresh = Instant::now() + self.backoff;
+                self.next_refresh = after(self.backoff);
                 self.state
                     .retry_after_secs
                     .store(self.backoff.as_secs().max(1), Ordering::Relaxed);
-                self.backoff = (self.backoff * 2).min(policy.max_backoff);
+                self.backoff = self.backoff.saturating_mul(2).min(policy.max_backoff);
                 if matches!(error, TenantError::Jwks(_)) {
                     self.tenant.forget_jwks_uri();
                 }

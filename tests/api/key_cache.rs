@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use auth0_actix_api::auth::{Algorithm, KeyCache, KeyCachePolicy};
 use futures_util::future::join_all;
 use serde_json::json;
 
@@ -340,4 +341,114 @@ async fn max_age_within_bounds_sets_the_refresh_interval() {
         eventually(|| app.tenant.jwks_hits() >= 3).await,
         "refreshed every second"
     );
+}
+
+#[actix_web::test]
+async fn a_key_cache_policy_the_fetcher_cannot_work_with_is_refused_at_start() {
+    // Each of these used to start a fetcher that either panicked (clamp with
+    // min above max) or hammered the tenant without pause (zero delays).
+    // The error names the field to fix.
+    let base = || KeyCachePolicy::new("http://127.0.0.1:9/");
+    let cases: Vec<(&str, KeyCachePolicy)> = vec![
+        (
+            "min_ttl",
+            KeyCachePolicy {
+                min_ttl: Duration::from_secs(600),
+                max_ttl: Duration::from_secs(60),
+                ..base()
+            },
+        ),
+        (
+            "min_backoff",
+            KeyCachePolicy {
+                min_backoff: Duration::from_secs(600),
+                max_backoff: Duration::from_secs(60),
+                ..base()
+            },
+        ),
+        (
+            "ttl",
+            KeyCachePolicy {
+                ttl: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "min_ttl",
+            KeyCachePolicy {
+                min_ttl: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "min_backoff",
+            KeyCachePolicy {
+                min_backoff: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "connect_timeout",
+            KeyCachePolicy {
+                connect_timeout: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "request_timeout",
+            KeyCachePolicy {
+                request_timeout: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "max_body_bytes",
+            KeyCachePolicy {
+                max_body_bytes: 0,
+                ..base()
+            },
+        ),
+    ];
+    for (field, policy) in cases {
+        let error = match KeyCache::start(policy.clone()) {
+            Ok(_) => panic!("{field}: {policy:?} was accepted"),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            error.contains(field),
+            "{field}: the error names it: {error}"
+        );
+    }
+    // The largest values are fine: the fetcher's arithmetic saturates.
+    let huge = KeyCachePolicy {
+        algorithms: vec![Algorithm::RS256],
+        ttl: Duration::MAX,
+        min_ttl: Duration::MAX,
+        max_ttl: Duration::MAX,
+        cooldown: Duration::MAX,
+        max_stale: Duration::MAX,
+        connect_timeout: Duration::MAX,
+        request_timeout: Duration::MAX,
+        min_backoff: Duration::MAX,
+        max_backoff: Duration::MAX,
+        ..base()
+    };
+    assert!(KeyCache::start(huge).is_ok(), "the largest durations");
+}
+
+#[actix_web::test]
+async fn an_enormous_ttl_does_not_stop_the_fetcher() {
+    // A refresh due after u64::MAX seconds is past what an Instant holds;
+    // adding it panicked the fetcher thread right after the first fetch, so
+    // no unknown kid was ever refetched again.
+    let app = spawn_app_with(|s| s.jwks.ttl_secs = u64::MAX).await;
+    let old = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200);
+
+    let new_key = TestKey::other_rsa("key-2");
+    app.tenant.publish(&[&app.key, &new_key]);
+    let new = app.tenant.token(&new_key).sign(&new_key);
+    let reply = app.get_bearer("/api/private", &new).await;
+    assert_eq!(reply.status, 200, "the new kid was fetched: {reply:?}");
+    assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
 }
