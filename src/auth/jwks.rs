@@ -356,9 +356,12 @@ impl Fetcher {
     fn should_fetch(&self, reason: &Reason) -> bool {
         let now = Instant::now();
         let have_keys = self.state.current().is_some();
-        let recently_failed = self
-            .last_attempt_failed_at
-            .is_some_and(|t| now.duration_since(t) < self.state.policy.min_backoff);
+        // After a failure the next attempt is due at `next_refresh`, the
+        // current backoff after it (which doubles with each failure). Asking
+        // earlier is not allowed to fetch: measuring from `min_backoff`
+        // instead let requests arriving during an outage retry every
+        // `min_backoff`, so the backoff only ever held without traffic.
+        let recently_failed = self.last_attempt_failed_at.is_some() && now < self.next_refresh;
         match reason {
             Reason::Cold => !have_keys && !recently_failed,
             Reason::UnknownKid => {

@@ -452,3 +452,39 @@ async fn an_enormous_ttl_does_not_stop_the_fetcher() {
     assert_eq!(reply.status, 200, "the new kid was fetched: {reply:?}");
     assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
 }
+
+#[actix_web::test]
+async fn requests_during_a_cold_outage_do_not_shorten_the_backoff() {
+    // Nothing cached and the tenant down: every request answers 503, and
+    // none may trigger a fetch before the backoff says so. Counted at the
+    // tenant: each attempt starts with discovery, which fails.
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    tenant.set_mode(TenantMode::Down);
+    // min_backoff is 50 ms in tests, doubling up to the default 300 s.
+    let app = spawn_app_for(tenant, key, |_| {}).await;
+    let token = app.token().sign(&app.key);
+    let window = Duration::from_millis(1600);
+    let started = std::time::Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < window {
+        let reply = app.get_bearer("/api/private", &token).await;
+        assert_eq!(reply.status, 503, "request {requests}: {reply:?}");
+        requests += 1;
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    let attempts = app.tenant.discovery_hits();
+    // Backing off, attempts start about 0, 50, 150, 350, 750 and 1550 ms
+    // after start-up: six in the window, and two more for slack. Each
+    // request resetting or bypassing the backoff allows one every 50 ms.
+    assert!(
+        requests >= 20,
+        "only {requests} requests: the window saw no real traffic"
+    );
+    assert!(
+        attempts <= 8,
+        "{attempts} fetch attempts in {window:?} under {requests} requests"
+    );
+    assert!(attempts >= 3, "the fetcher kept retrying: {attempts}");
+}
