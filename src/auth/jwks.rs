@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use super::keys::KeySet;
-use super::policy::KeyCachePolicy;
+use super::policy::{Algorithm, KeyCachePolicy};
+use super::thumbprint::KeyThumbprint;
 use super::upstream::{Tenant, TenantError};
 
 /// A shared, cheaply clonable handle to the key cache.
@@ -144,7 +145,17 @@ impl KeyCache {
     /// set through a per-thread guard: cloning the `Arc` would have every
     /// worker write the same reference count on every request.
     pub fn publishes(&self, kid: &str) -> bool {
-        self.state.publishes(kid)
+        self.state.publishes(|keys| keys.contains_kid(kid))
+    }
+
+    /// Whether the current key set (as [`Self::current`] sees it) would
+    /// check a token naming `kid` and `alg` with the key material whose
+    /// RFC 7638 thumbprint is `thumbprint` ([`KeySet::publishes`]). Asked
+    /// on every verified-token cache hit, through a per-thread guard like
+    /// [`Self::publishes`], and without allocating.
+    pub fn publishes_key(&self, kid: &str, alg: Algorithm, thumbprint: &KeyThumbprint) -> bool {
+        self.state
+            .publishes(|keys| keys.publishes(kid, alg, thumbprint))
     }
 
     /// The current key set, or, when there is none, the outcome of a fetch
@@ -242,11 +253,11 @@ impl State {
         self.fresh(&keys).then_some(keys)
     }
 
-    fn publishes(&self, kid: &str) -> bool {
+    fn publishes(&self, has: impl FnOnce(&KeySet) -> bool) -> bool {
         let guard = self.keys.load();
         guard
             .as_deref()
-            .is_some_and(|keys| self.fresh(keys) && keys.contains_kid(kid))
+            .is_some_and(|keys| self.fresh(keys) && has(keys))
     }
 
     /// Whether `keys` is young enough to use.

@@ -93,6 +93,53 @@ async fn a_remembered_token_is_refused_once_its_key_leaves_the_key_set() {
 }
 
 #[actix_web::test]
+async fn a_remembered_token_is_refused_once_its_kid_is_republished_with_other_key_material() {
+    // The verified-token cache vouches for a token only while the key now
+    // published under its kid is the very key that verified it. A tenant
+    // that republishes a kid with new material (a botched rotation, or a
+    // compromised key replaced in place) must not keep old tokens alive.
+    let app = spawn_app_with(|s| s.jwks.ttl_secs = 1).await;
+    let old = app.token().sign(&app.key);
+    for case in ["first use", "remembered"] {
+        let reply = app.get_bearer("/api/private", &old).await;
+        assert_eq!(reply.status, 200, "{case}: {reply:?}");
+    }
+
+    let replacement = TestKey::other_rsa(&app.key.kid);
+    assert_eq!(replacement.kid, app.key.kid, "the same kid");
+    assert_ne!(
+        replacement.public_jwk["n"], app.key.public_jwk["n"],
+        "other key material"
+    );
+    app.tenant.publish(&[&replacement]);
+    let hits = app.tenant.jwks_hits();
+    assert!(
+        eventually(|| app.tenant.jwks_hits() > hits).await,
+        "the background refresh fetched the republished kid"
+    );
+    // The fetch is counted as the tenant answers; the set is installed a
+    // moment later.
+    let mut reply = app.get_bearer("/api/private", &old).await;
+    for _ in 0..100 {
+        if reply.status != 200 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        reply = app.get_bearer("/api/private", &old).await;
+    }
+    assert_invalid_token(
+        &reply,
+        "The token's signature is invalid",
+        "a remembered token whose kid now names another key",
+    );
+    let new = app.tenant.token(&replacement).sign(&replacement);
+    for case in ["new key, first use", "new key, remembered"] {
+        let reply = app.get_bearer("/api/private", &new).await;
+        assert_eq!(reply.status, 200, "{case}: {reply:?}");
+    }
+}
+
+#[actix_web::test]
 async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
     let app = spawn_app_with(|_| {}).await;
     let valid = app.token().sign(&app.key);
