@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use actix_web::{web, HttpResponse};
 use anyhow::Context;
@@ -175,6 +175,15 @@ pub fn sign_compact(
 
 /// Reads the private key PEM at `path` (named `setting` in errors), or
 /// creates it with `generate` (mode 0600) when it does not exist yet.
+///
+/// A new key is written whole to a private temporary file beside `path`,
+/// flushed to disk, and only then put in place, with `link(2)`: the
+/// "rename that never replaces". So `path` never holds a partial key, not
+/// after a crash and not for a process reading it meanwhile, and when
+/// several processes (`dev` beside `token`) create it at once, exactly one
+/// key wins and every one of them returns it. A file already at `path`,
+/// even an empty or broken one, is returned as it is and never replaced:
+/// deleting it is the user's call.
 pub fn load_or_create_pem(
     path: &Path,
     setting: &str,
@@ -188,27 +197,70 @@ pub fn load_or_create_pem(
         }
     }
     let pem = generate()?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {} for {setting}", dir.display()))?;
-    }
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(&pem)
-                .with_context(|| format!("cannot write {setting} {}", path.display()))?;
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => {
+            fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {} for {setting}", dir.display()))?;
+            dir
+        }
+        None => Path::new("."),
+    };
+    let temporary = write_private_file(dir, path, &pem)
+        .with_context(|| format!("cannot write {setting} {}", path.display()))?;
+    // Unlike rename, link fails when `path` exists, so a key another process
+    // put there first is never replaced (its owner may have minted tokens
+    // with it already); we read theirs instead, which is whole because it
+    // too was linked only once written and flushed.
+    let placed = fs::hard_link(&temporary, path);
+    let _ = fs::remove_file(&temporary);
+    match placed {
+        Ok(()) => {
+            sync_directory(dir);
             log::info!("created a new key in {}", path.display());
             Ok(pem)
         }
-        // Another process (say `token` beside `dev`) created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             fs::read(path).with_context(|| format!("cannot read {setting} {}", path.display()))
         }
         Err(e) => Err(e).with_context(|| format!("cannot create {setting} {}", path.display())),
     }
+}
+
+/// Writes `contents` to a new file in `dir` named after `path`, readable
+/// by the owner only, and flushes it to disk; returns its path. The name
+/// has random bytes in it, so concurrent writers never share a file.
+fn write_private_file(dir: &Path, path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
+    let mut nonce = [0u8; 8];
+    openssl::rand::rand_bytes(&mut nonce).map_err(std::io::Error::other)?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "key".into(), |n| n.to_string_lossy());
+    let temporary = dir.join(format!(".{name}.{}.tmp", hex(&nonce)));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temporary)?;
+    if let Err(e) = file.write_all(contents).and_then(|()| file.sync_all()) {
+        let _ = fs::remove_file(&temporary);
+        return Err(e);
+    }
+    Ok(temporary)
+}
+
+/// Flushes `dir`'s entries, so the new name survives a crash too. Best
+/// effort: the key is already whole on disk either way.
+fn sync_directory(dir: &Path) {
+    #[cfg(unix)]
+    if let Err(e) = fs::File::open(dir).and_then(|d| d.sync_all()) {
+        log::debug!("cannot flush {}: {e}", dir.display());
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn discovery(issuer: web::Data<LocalIssuer>) -> HttpResponse {
@@ -217,4 +269,104 @@ async fn discovery(issuer: web::Data<LocalIssuer>) -> HttpResponse {
 
 async fn jwks(issuer: web::Data<LocalIssuer>) -> HttpResponse {
     HttpResponse::Ok().json(issuer.jwks())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Barrier};
+
+    /// Every file name in `dir`.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn concurrent_creators_all_get_the_one_complete_key_in_the_file() {
+        // Several processes (`dev` beside `token`) may create the key at
+        // once. Each must end up with the key in the file, whole: a creator
+        // that lost the race must never read the winner's half-written file.
+        // Large "keys" make the winner's write take long enough to be seen.
+        const CREATORS: usize = 3;
+        const SIZE: usize = 8 * 1024 * 1024;
+        for round in 0..4 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("dev.key");
+            let ready = Arc::new(Barrier::new(CREATORS));
+            let creators: Vec<_> = (0..CREATORS)
+                .map(|i| {
+                    let (path, ready) = (path.clone(), Arc::clone(&ready));
+                    std::thread::spawn(move || {
+                        load_or_create_pem(&path, "dev.key_file", || {
+                            let pem = vec![b'a' + i as u8; SIZE];
+                            // Everyone has a key in hand before anyone writes.
+                            ready.wait();
+                            Ok(pem)
+                        })
+                        .unwrap()
+                    })
+                })
+                .collect();
+            let got: Vec<Vec<u8>> = creators.into_iter().map(|t| t.join().unwrap()).collect();
+            let in_file = fs::read(&path).unwrap();
+            assert_eq!(in_file.len(), SIZE, "round {round}: the file is whole");
+            for (i, pem) in got.iter().enumerate() {
+                assert!(
+                    pem == &in_file,
+                    "round {round}: creator {i} got {} bytes of {:?}, not the file's key",
+                    pem.len(),
+                    pem.first().map(|b| char::from(*b))
+                );
+            }
+            assert_eq!(
+                names(dir.path()),
+                ["dev.key"],
+                "round {round}: no temporary file left behind"
+            );
+        }
+    }
+
+    #[test]
+    fn an_existing_file_is_used_as_it_is_and_never_replaced() {
+        // A partial or garbage file (a crash, a stray edit) is the user's to
+        // delete: LocalIssuer then says it is no key. Silently replacing it
+        // would change the key under every token minted with it.
+        for existing in [&b""[..], b"-----BEGIN PRIVATE KEY-----\nMIIE", b"garbage"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("dev.key");
+            fs::write(&path, existing).unwrap();
+            let got = load_or_create_pem(&path, "dev.key_file", || {
+                panic!("a key was generated although the file exists")
+            })
+            .unwrap();
+            assert_eq!(got, existing, "the file's content is returned");
+            assert_eq!(fs::read(&path).unwrap(), existing, "and left unchanged");
+        }
+    }
+
+    #[test]
+    fn a_new_key_file_is_private_complete_and_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys").join("dev.key");
+        let pem = load_or_create_pem(&path, "dev.key_file", || Ok(b"the key".to_vec())).unwrap();
+        assert_eq!(pem, b"the key");
+        assert_eq!(fs::read(&path).unwrap(), b"the key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "only the owner may read the key: {mode:o}");
+        }
+        assert_eq!(names(&dir.path().join("keys")), ["dev.key"]);
+        // A failed generation leaves nothing behind.
+        let other = dir.path().join("other.key");
+        let error = load_or_create_pem(&other, "dev.key_file", || anyhow::bail!("no entropy"));
+        assert!(error.is_err());
+        assert!(!other.exists(), "no key file after a failed generation");
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
@@ -75,11 +75,55 @@ struct Registered<'a> {
     jti: Option<&'a RawValue>,
 }
 
-/// RFC 9449 §6.1's `cnf` object, with only the member we use.
-#[derive(Deserialize)]
+/// The `cnf` object (RFC 7800 §3.1): the `jkt` member of RFC 9449 §6.1,
+/// the one confirmation method we can check, and whether any other member
+/// was there.
 struct Confirmation<'a> {
-    #[serde(default, borrow, deserialize_with = "present")]
     jkt: Option<&'a RawValue>,
+    /// Any other member: `x5t#S256` (RFC 8705 §3.1), `jwk`, `jwe`, `jku`,
+    /// `kid` (RFC 7800 §3) or one not yet registered. Each binds the token
+    /// to a key or certificate we cannot check, so the token is refused
+    /// rather than served as if it were not sender-constrained.
+    unsupported: bool,
+}
+
+impl<'de> Deserialize<'de> for Confirmation<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ConfirmationVisitor)
+    }
+}
+
+struct ConfirmationVisitor;
+
+impl<'de> Visitor<'de> for ConfirmationVisitor {
+    type Value = Confirmation<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a cnf object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut confirmation = Confirmation {
+            jkt: None,
+            unsupported: false,
+        };
+        // An owned name, so that an escaped one (`"j\u006bt"`) is read as
+        // what it spells rather than failing to borrow.
+        while let Some(name) = map.next_key::<String>()? {
+            if name == "jkt" {
+                // Two `jkt` members would let one parser read the first and
+                // another the last, as with the registered claims.
+                if confirmation.jkt.is_some() {
+                    return Err(de::Error::duplicate_field("jkt"));
+                }
+                confirmation.jkt = Some(map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+                confirmation.unsupported = true;
+            }
+        }
+        Ok(confirmation)
+    }
 }
 
 /// Any value, `null` included, is `Some`: a claim set to `null` has the wrong
@@ -226,12 +270,18 @@ fn scope(raw: Option<&RawValue>) -> Result<Vec<String>, TokenError> {
     }
 }
 
-/// RFC 9449 §6.1: `cnf` is an object whose `jkt` is a string.
+/// RFC 9449 §6.1: `cnf` is an object whose `jkt` is a string. A `cnf` with
+/// any other member is refused: the token is bound by a method we cannot
+/// check, and serving it as if it were unbound would let whoever holds a
+/// copy use it (SPEC "DPoP"). An empty `cnf` binds nothing.
 fn confirmation_thumbprint(raw: Option<&RawValue>) -> Result<Option<String>, TokenError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     let cnf: Confirmation<'_> = object(raw.get()).ok_or(TokenError::InvalidClaim("cnf"))?;
+    if cnf.unsupported {
+        return Err(TokenError::UnsupportedConfirmation);
+    }
     claim(cnf.jkt, "cnf")
 }
 
@@ -281,7 +331,9 @@ mod tests {
             ("permissions", json!("read:messages"), "permissions"),
             ("permissions", json!([null]), "permissions"),
             ("cnf", json!("x"), "cnf"),
+            ("cnf", json!(["x"]), "cnf"),
             ("cnf", json!({"jkt": 1}), "cnf"),
+            ("cnf", json!({"jkt": null}), "cnf"),
             ("exp", json!(1e300), "exp"),
         ];
         for (key, value, name) in cases {
@@ -291,6 +343,44 @@ mod tests {
                 "{key}={value}"
             );
         }
+    }
+
+    #[test]
+    fn a_cnf_with_a_method_other_than_jkt_is_unsupported() {
+        for cnf in [
+            json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+            json!({"jwk": {"kty": "EC"}}),
+            json!({"jku": "https://client.example/jwks"}),
+            json!({"kid": "k"}),
+            json!({"jkt": "thumb", "x5t#S256": "x"}),
+            json!({"x5t#S256": "x", "jkt": "thumb"}),
+            json!({"later-method": null}),
+        ] {
+            assert_eq!(
+                claims(with("cnf", cnf.clone())),
+                Err(TokenError::UnsupportedConfirmation),
+                "cnf {cnf}"
+            );
+        }
+        let c = claims(with("cnf", json!({"jkt": "thumb"}))).unwrap();
+        assert_eq!(c.jkt.as_deref(), Some("thumb"), "jkt alone");
+        let c = claims(with("cnf", json!({}))).unwrap();
+        assert_eq!(c.jkt, None, "an empty cnf binds nothing");
+    }
+
+    #[test]
+    fn a_cnf_with_jkt_twice_or_spelled_with_escapes_is_read_once() {
+        let mut text = base().to_string();
+        text.pop();
+        let repeated = format!(r#"{text},"cnf":{{"jkt":"a","jkt":"b"}}}}"#);
+        assert_eq!(
+            Claims::from_payload(repeated.as_bytes()),
+            Err(TokenError::InvalidClaim("cnf")),
+            "jkt twice"
+        );
+        let escaped = format!(r#"{text},"cnf":{{"j\u006bt":"a"}}}}"#);
+        let c = Claims::from_payload(escaped.as_bytes()).unwrap();
+        assert_eq!(c.jkt.as_deref(), Some("a"), "an escaped jkt is jkt");
     }
 
     #[test]
@@ -352,8 +442,8 @@ mod tests {
 
     #[test]
     fn claims_read_by_name_are_the_payload_as_sent() {
-        let mut v = with("cnf", json!({"jkt": "thumb", "other": [1, {"a": null}]}));
-        v["https://app/tenant"] = json!({"id": 7, "name": "acme"});
+        let mut v = with("cnf", json!({"jkt": "thumb"}));
+        v["https://app/tenant"] = json!({"id": 7, "name": "acme", "other": [1, {"a": null}]});
         v["azp"] = json!("client");
         let c = claims(v.clone()).unwrap();
         let copy = c.clone();

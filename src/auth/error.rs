@@ -54,6 +54,9 @@ pub enum TokenError {
     NotBound,
     /// The token's `cnf.jkt` is not the thumbprint of the proof's key (RFC 9449 §4.3 check 12).
     WrongKeyBinding,
+    /// The token's `cnf` names a confirmation method other than `jkt`, such
+    /// as RFC 8705's `x5t#S256`, which we cannot check (RFC 7800 §3.1).
+    UnsupportedConfirmation,
 }
 
 impl TokenError {
@@ -76,6 +79,7 @@ impl TokenError {
             Self::BoundTokenAsBearer => "dpop_bound_as_bearer",
             Self::NotBound => "dpop_unbound_token",
             Self::WrongKeyBinding => "dpop_key_mismatch",
+            Self::UnsupportedConfirmation => "unsupported_cnf",
         }
     }
 
@@ -103,6 +107,9 @@ impl TokenError {
             }
             Self::NotBound => "The access token is not bound to a DPoP key".into(),
             Self::WrongKeyBinding => "The access token is bound to another DPoP key".into(),
+            Self::UnsupportedConfirmation => {
+                "The token's cnf claim names a confirmation method that is not supported".into()
+            }
         }
     }
 }

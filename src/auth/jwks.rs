@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use super::keys::KeySet;
-use super::policy::KeyCachePolicy;
+use super::policy::{Algorithm, KeyCachePolicy};
+use super::thumbprint::KeyThumbprint;
 use super::upstream::{Tenant, TenantError};
 
 /// The current failure streak: since when fetches fail, and how the last
@@ -116,9 +117,9 @@ impl KeyCache {
     /// in the background right away (warm-up). Never waits on the network.
     pub fn start(policy: KeyCachePolicy) -> Result<Self, KeyCacheError> {
         let discovery_url = discovery_url(&policy.issuer).map_err(KeyCacheError)?;
-        if policy.algorithms.is_empty() {
-            return Err(KeyCacheError("the algorithm allow-list is empty".into()));
-        }
+        policy
+            .validate()
+            .map_err(|e| KeyCacheError(e.to_string()))?;
         let state = Arc::new(State::new(policy, None));
         let (commands, receiver) = mpsc::unbounded_channel();
         let fetcher_state = Arc::clone(&state);
@@ -159,7 +160,17 @@ impl KeyCache {
     /// set through a per-thread guard: cloning the `Arc` would have every
     /// worker write the same reference count on every request.
     pub fn publishes(&self, kid: &str) -> bool {
-        self.state.publishes(kid)
+        self.state.publishes(|keys| keys.contains_kid(kid))
+    }
+
+    /// Whether the current key set (as [`Self::current`] sees it) would
+    /// check a token naming `kid` and `alg` with the key material whose
+    /// RFC 7638 thumbprint is `thumbprint` ([`KeySet::publishes`]). Asked
+    /// on every verified-token cache hit, through a per-thread guard like
+    /// [`Self::publishes`], and without allocating.
+    pub fn publishes_key(&self, kid: &str, alg: Algorithm, thumbprint: &KeyThumbprint) -> bool {
+        self.state
+            .publishes(|keys| keys.publishes(kid, alg, thumbprint))
     }
 
     /// The current key set, or, when there is none, the outcome of a fetch
@@ -238,9 +249,15 @@ impl KeyCache {
             return;
         }
         // The fetch is bounded by its own timeouts; this bound only guards
-        // against a fetcher that is gone.
-        let bound = self.state.policy.request_timeout * 2 + self.state.policy.connect_timeout * 2;
-        let _ = tokio::time::timeout(bound + Duration::from_secs(1), answer).await;
+        // against a fetcher that is gone. Saturating: this runs on a worker,
+        // and a policy's `Duration::MAX` must not panic it.
+        let policy = &self.state.policy;
+        let bound = policy
+            .request_timeout
+            .saturating_add(policy.connect_timeout)
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(1));
+        let _ = tokio::time::timeout(bound, answer).await;
     }
 }
 
@@ -265,11 +282,11 @@ impl State {
         self.fresh(&keys).then_some(keys)
     }
 
-    fn publishes(&self, kid: &str) -> bool {
+    fn publishes(&self, has: impl FnOnce(&KeySet) -> bool) -> bool {
         let guard = self.keys.load();
         guard
             .as_deref()
-            .is_some_and(|keys| self.fresh(keys) && keys.contains_kid(kid))
+            .is_some_and(|keys| self.fresh(keys) && has(keys))
     }
 
     /// Whether `keys` is young enough to use.
@@ -335,6 +352,18 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Delays are capped here: the timer wheel cannot represent a deadline
+/// much further out, and a refresh a century away is "never" all the same.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `delay` from now, without the panic of `Instant + Duration` when the sum
+/// is past what an `Instant` holds: a panic here would kill the fetcher
+/// thread silently and keys would stop refreshing.
+fn after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay.min(FAR_FUTURE)).unwrap_or(now)
+}
+
 /// The fetcher's own state; lives on its thread only.
 struct Fetcher {
     state: Arc<State>,
@@ -384,9 +413,12 @@ impl Fetcher {
     fn should_fetch(&self, reason: &Reason) -> bool {
         let now = Instant::now();
         let have_keys = self.state.current().is_some();
-        let recently_failed = self
-            .last_attempt_failed_at
-            .is_some_and(|t| now.duration_since(t) < self.state.policy.min_backoff);
+        // After a failure the next attempt is due at `next_refresh`, the
+        // current backoff after it (which doubles with each failure). Asking
+        // earlier is not allowed to fetch: measuring from `min_backoff`
+        // instead let requests arriving during an outage retry every
+        // `min_backoff`, so the backoff only ever held without traffic.
+        let recently_failed = self.last_attempt_failed_at.is_some() && now < self.next_refresh;
         match reason {
             Reason::Cold => !have_keys && !recently_failed,
             Reason::UnknownKid => {
@@ -411,8 +443,10 @@ impl Fetcher {
                 for why in skipped {
                     log::warn!("JWKS from {}: skipped {why}", policy.issuer);
                 }
+                // Not `clamp`, which panics when min > max: `start` refuses
+                // such a policy, and this thread must not die if one slips by.
                 let ttl = max_age
-                    .map(|age| age.clamp(policy.min_ttl, policy.max_ttl))
+                    .map(|age| age.max(policy.min_ttl).min(policy.max_ttl))
                     .unwrap_or(policy.ttl);
                 log::info!(
                     "loaded {} signing key(s) for {}; next refresh in {}s",
@@ -425,7 +459,7 @@ impl Fetcher {
                 self.state.set_error(None);
                 self.backoff = policy.min_backoff;
                 self.last_attempt_failed_at = None;
-                self.next_refresh = Instant::now() + ttl;
+                self.next_refresh = after(ttl);
             }
             Err(error) => {
                 self.state.failures.fetch_add(1, Ordering::Relaxed);
@@ -443,11 +477,11 @@ impl Fetcher {
                 }
                 self.state.set_error(Some(&error));
                 self.last_attempt_failed_at = Some(Instant::now());
-                self.next_refresh = Instant::now() + self.backoff;
+                self.next_refresh = after(self.backoff);
                 self.state
                     .retry_after_secs
                     .store(self.backoff.as_secs().max(1), Ordering::Relaxed);
-                self.backoff = (self.backoff * 2).min(policy.max_backoff);
+                self.backoff = self.backoff.saturating_mul(2).min(policy.max_backoff);
                 if matches!(error, TenantError::Jwks(..)) {
                     self.tenant.forget_jwks_uri();
                 }

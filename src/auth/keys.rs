@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::policy::Algorithm;
 use super::signature::SignatureKey;
+use super::thumbprint::{jwk_thumbprint_digest, KeyThumbprint};
 
 /// One verifier, ready to use: a key of the set bound to one allowed algorithm.
 #[derive(Debug)]
@@ -14,12 +15,20 @@ pub struct VerifyingKey {
     /// The key's `kid`, if the JWK had one.
     pub kid: Option<String>,
     key: SignatureKey,
+    thumbprint: KeyThumbprint,
 }
 
 impl VerifyingKey {
     /// The algorithm this verifier checks.
     pub fn alg(&self) -> Algorithm {
         self.key.alg()
+    }
+
+    /// The RFC 7638 thumbprint of the key material: what stays the same
+    /// when the same key is fetched again, and changes when a `kid` is
+    /// republished with another key.
+    pub fn thumbprint(&self) -> &KeyThumbprint {
+        &self.thumbprint
     }
 
     /// Checks `signature` over `message`.
@@ -96,6 +105,14 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
+    /// Whether the key a token naming `kid` and `alg` would be checked with
+    /// now ([`Self::find`]) is the key material with this thumbprint. A
+    /// `kid` republished with another key answers no.
+    pub fn publishes(&self, kid: &str, alg: Algorithm, thumbprint: &KeyThumbprint) -> bool {
+        self.find(Some(kid), alg)
+            .is_some_and(|key| key.thumbprint == *thumbprint)
+    }
+
     /// Number of verifiers in the set.
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -130,6 +147,10 @@ fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKe
         Some(_) => return Err(format!("{label}: alg is not a string")),
     };
     let kty = map.get("kty").and_then(Value::as_str).unwrap_or_default();
+    // The members a thumbprint covers are the ones a verifier is built from,
+    // so a key without a thumbprint would not build either.
+    let thumbprint = jwk_thumbprint_digest(map)
+        .ok_or_else(|| format!("{label}: the key members are missing or not strings"))?;
     let mut built = Vec::new();
     let mut last_error = None;
     for alg in candidates.into_iter().filter(|a| a.key_type() == kty) {
@@ -137,6 +158,7 @@ fn verifiers_for(entry: &Value, allowed: &[Algorithm]) -> Result<Vec<VerifyingKe
             Ok(key) => built.push(VerifyingKey {
                 kid: kid.clone(),
                 key,
+                thumbprint,
             }),
             Err(e) => last_error = Some(e),
         }
@@ -167,4 +189,57 @@ pub(crate) fn allows_verifying(jwk: &serde_json::Map<String, Value>) -> Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
+    use josekit::jwk::KeyPair;
+
+    fn jwks(kid: &str, pair: &EcKeyPair) -> Vec<u8> {
+        let mut jwk = pair.to_jwk_public_key();
+        jwk.set_key_id(kid);
+        serde_json::json!({"keys": [Value::Object(jwk.as_ref().clone())]})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_kid_publishes_a_key_only_while_it_names_the_same_material() {
+        let (first, second) = (
+            EcKeyPair::generate(EcCurve::P256).unwrap(),
+            EcKeyPair::generate(EcCurve::P256).unwrap(),
+        );
+        let es256 = [Algorithm::ES256];
+        let (before, _) = KeySet::from_jwks(&jwks("k1", &first), &es256).unwrap();
+        let thumbprint = *before
+            .find(Some("k1"), Algorithm::ES256)
+            .unwrap()
+            .thumbprint();
+        assert!(before.publishes("k1", Algorithm::ES256, &thumbprint));
+        assert!(
+            !before.publishes("k2", Algorithm::ES256, &thumbprint),
+            "another kid"
+        );
+        assert!(
+            !before.publishes("k1", Algorithm::RS256, &thumbprint),
+            "another alg"
+        );
+
+        let (refetched, _) = KeySet::from_jwks(&jwks("k1", &first), &es256).unwrap();
+        assert!(
+            refetched.publishes("k1", Algorithm::ES256, &thumbprint),
+            "the same key fetched again is the same key"
+        );
+        let (republished, _) = KeySet::from_jwks(&jwks("k1", &second), &es256).unwrap();
+        assert!(
+            !republished.publishes("k1", Algorithm::ES256, &thumbprint),
+            "the same kid for other key material is another key"
+        );
+        assert!(
+            republished.contains_kid("k1"),
+            "while the kid alone matches"
+        );
+    }
 }

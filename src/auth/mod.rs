@@ -32,8 +32,8 @@ pub use error::{AuthError, ProofError, TokenError};
 pub use jwks::{KeyCache, Readiness};
 pub use middleware::{authentication, Authenticated, Authenticator};
 pub use policy::{
-    Algorithm, DpopMode, DpopPolicy, KeyCachePolicy, NoncePolicy, ProofAlgorithm, RequestUrlSource,
-    ValidationPolicy,
+    Algorithm, DpopMode, DpopPolicy, KeyCachePolicy, NoncePolicy, PolicyError, ProofAlgorithm,
+    RequestUrlSource, ValidationPolicy,
 };
-pub use scope::RequireScopes;
+pub use scope::{RequireScopes, ScopeError};
 pub use validator::{Rejection, Validator};

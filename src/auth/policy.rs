@@ -114,6 +114,17 @@ pub struct KeyCachePolicy {
     pub max_backoff: Duration,
 }
 
+/// A [`KeyCachePolicy`] the key cache cannot work with, naming the field to
+/// fix; found at start-up by [`KeyCachePolicy::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key cache policy: {field} {problem}")]
+pub struct PolicyError {
+    /// The field at fault, as the struct spells it (`min_ttl`, ...).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
 impl KeyCachePolicy {
     /// A policy with the defaults above for `issuer`.
     pub fn new(issuer: impl Into<String>) -> Self {
@@ -130,6 +141,68 @@ impl KeyCachePolicy {
             max_body_bytes: 1024 * 1024,
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(300),
+        }
+    }
+
+    /// Checks what the fetcher relies on: bounds in order (a floor above its
+    /// ceiling used to panic the fetcher thread, which then died silently
+    /// and keys stopped refreshing) and no zero delay (a zero `ttl`,
+    /// `min_ttl` or `min_backoff` refetches from the tenant without pause).
+    /// Large values are fine: the fetcher's arithmetic saturates, so
+    /// `Duration::MAX` means "never". [`KeyCache::start`] calls this.
+    ///
+    /// [`KeyCache::start`]: super::KeyCache::start
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let checks = [
+            (
+                self.algorithms.is_empty(),
+                "algorithms",
+                "is empty; allow at least one algorithm",
+            ),
+            (
+                self.ttl.is_zero(),
+                "ttl",
+                "is zero, which would refetch the keys without pause",
+            ),
+            (
+                self.min_ttl.is_zero(),
+                "min_ttl",
+                "is zero, so a max-age of 0 would refetch the keys without pause",
+            ),
+            (
+                self.min_ttl > self.max_ttl,
+                "min_ttl",
+                "is above max_ttl; the floor must not be above the ceiling",
+            ),
+            (
+                self.min_backoff.is_zero(),
+                "min_backoff",
+                "is zero, so a failing tenant would be retried without pause",
+            ),
+            (
+                self.min_backoff > self.max_backoff,
+                "min_backoff",
+                "is above max_backoff; the first retry delay must not be above the longest",
+            ),
+            (
+                self.connect_timeout.is_zero(),
+                "connect_timeout",
+                "is zero, so no connection could be made",
+            ),
+            (
+                self.request_timeout.is_zero(),
+                "request_timeout",
+                "is zero, so no request could complete",
+            ),
+            (
+                self.max_body_bytes == 0,
+                "max_body_bytes",
+                "is zero, so no key set would fit",
+            ),
+        ];
+        match checks.into_iter().find(|(bad, _, _)| *bad) {
+            Some((_, field, problem)) => Err(PolicyError { field, problem }),
+            None => Ok(()),
         }
     }
 }
@@ -294,5 +367,84 @@ impl Default for DpopPolicy {
             replay_cache_entries: 100_000,
             request_url: RequestUrlSource::Connection,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_key_cache_policy_is_valid() {
+        assert_eq!(KeyCachePolicy::new("https://t/").validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_key_cache_policy_error_names_its_field() {
+        let base = || KeyCachePolicy::new("https://t/");
+        let second = Duration::from_secs(1);
+        let cases = [
+            (
+                "algorithms",
+                KeyCachePolicy {
+                    algorithms: Vec::new(),
+                    ..base()
+                },
+            ),
+            (
+                "ttl",
+                KeyCachePolicy {
+                    ttl: Duration::ZERO,
+                    ..base()
+                },
+            ),
+            (
+                "min_ttl",
+                KeyCachePolicy {
+                    min_ttl: second * 2,
+                    max_ttl: second,
+                    ..base()
+                },
+            ),
+            (
+                "min_backoff",
+                KeyCachePolicy {
+                    min_backoff: second * 2,
+                    max_backoff: second,
+                    ..base()
+                },
+            ),
+            (
+                "min_backoff",
+                KeyCachePolicy {
+                    min_backoff: Duration::ZERO,
+                    ..base()
+                },
+            ),
+            (
+                "request_timeout",
+                KeyCachePolicy {
+                    request_timeout: Duration::ZERO,
+                    ..base()
+                },
+            ),
+        ];
+        for (field, policy) in cases {
+            let error = policy.validate().expect_err(field);
+            assert_eq!(error.field, field);
+            assert!(error.to_string().contains(field), "{error}");
+        }
+        let equal_bounds = KeyCachePolicy {
+            min_ttl: second,
+            max_ttl: second,
+            min_backoff: second,
+            max_backoff: second,
+            ..base()
+        };
+        assert_eq!(
+            equal_bounds.validate(),
+            Ok(()),
+            "a floor may equal its ceiling"
+        );
     }
 }

@@ -237,10 +237,14 @@ impl Challenge {
 
     /// The challenge of the scheme the client used, with an error code and
     /// description, plus the `scope` the resource needs for
-    /// `insufficient_scope`. The DPoP challenge names the accepted proof
-    /// algorithms (RFC 9449 §7.1).
+    /// `insufficient_scope`; then the bare challenge of the other scheme
+    /// when it is accepted too. RFC 9449 §7.1 has a resource that accepts
+    /// both schemes offer both in its challenges (RFC 9110 §11.6.1: one
+    /// header value may hold several), so a client that tried one still
+    /// learns of the other; the error belongs to the one it used. The DPoP
+    /// challenge names the accepted proof algorithms.
     pub fn render_error(&self, code: &str, description: &str, scope: Option<&str>) -> String {
-        let mut out = String::with_capacity(96 + description.len());
+        let mut out = String::with_capacity(128 + description.len());
         match self.scheme {
             Scheme::Bearer => {
                 push_param(&mut out, "Bearer realm", &self.realm);
@@ -253,8 +257,17 @@ impl Challenge {
         if let Some(scope) = scope {
             push_param(&mut out, ", scope", scope);
         }
-        if let (Scheme::DPoP, Some(algs)) = (self.scheme, &self.dpop_algs) {
-            push_param(&mut out, ", algs", algs);
+        match (self.scheme, &self.dpop_algs) {
+            (Scheme::DPoP, algs) => {
+                if let Some(algs) = algs {
+                    push_param(&mut out, ", algs", algs);
+                }
+                if self.bearer {
+                    push_param(&mut out, ", Bearer realm", &self.realm);
+                }
+            }
+            (Scheme::Bearer, Some(algs)) => push_param(&mut out, ", DPoP algs", algs),
+            (Scheme::Bearer, None) => {}
         }
         out
     }
@@ -429,10 +442,21 @@ mod tests {
         );
         assert_eq!(
             mixed.render_error("invalid_dpop_proof", "bad", None),
-            "DPoP error=\"invalid_dpop_proof\", error_description=\"bad\", algs=\"ES256 EdDSA\""
+            "DPoP error=\"invalid_dpop_proof\", error_description=\"bad\", algs=\"ES256 EdDSA\", Bearer realm=\"api\""
+        );
+        let mixed_bearer =
+            Challenge::new(realm.clone(), Scheme::Bearer).with_dpop(algs.clone(), true);
+        assert_eq!(
+            mixed_bearer.render_error("insufficient_scope", "bad", Some("read:messages")),
+            "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"bad\", scope=\"read:messages\", DPoP algs=\"ES256 EdDSA\""
         );
         let required = Challenge::new(realm.clone(), Scheme::DPoP).with_dpop(algs, false);
         assert_eq!(required.render_bare(), "DPoP algs=\"ES256 EdDSA\"");
+        assert_eq!(
+            required.render_error("invalid_token", "bad", None),
+            "DPoP error=\"invalid_token\", error_description=\"bad\", algs=\"ES256 EdDSA\"",
+            "DPoP only: no Bearer challenge"
+        );
         let bearer = Challenge::new(realm, Scheme::Bearer);
         assert_eq!(bearer.render_bare(), "Bearer realm=\"api\"");
         assert_eq!(

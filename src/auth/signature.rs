@@ -82,13 +82,25 @@ impl std::fmt::Debug for SignatureKey {
 
 impl SignatureKey {
     /// Builds a key for `alg` from a JWK's members (RFC 7518 §6). Refuses
-    /// RSA keys under 2048 or over 8192 bits or with an exponent over 64
-    /// bits, and EC points not on P-256.
+    /// RSA keys under 2048 or over 8192 bits or with an exponent that is
+    /// even, under 3 or over 64 bits, and EC points not on P-256.
     pub fn from_jwk(jwk: &Map<String, Value>, alg: Algorithm) -> Result<Self, String> {
         let material = match alg {
             Algorithm::RS256 | Algorithm::PS256 => {
                 let n = BigNum::from_slice(&member(jwk, "n")?).map_err(|e| e.to_string())?;
                 let e = BigNum::from_slice(&member(jwk, "e")?).map_err(|e| e.to_string())?;
+                // RFC 8017 §3.1: e is at least 3 and coprime to λ(n), which is
+                // even, so e is odd. e = 1 makes the public operation the
+                // identity, so the padded hash itself "verifies" and anyone
+                // can sign; an even e is no RSA key at all. The floor is the
+                // RFC's 3 rather than FIPS 186-5's 65537: a small odd e is
+                // only a risk to verifiers that parse PKCS#1 v1.5 padding
+                // leniently (Bleichenbacher's e = 3 forgery), and ours
+                // compares with the one valid encoding and leaves PSS to
+                // OpenSSL's full check.
+                if e.num_bits() < 2 || !e.is_bit_set(0) {
+                    return Err("RSA exponent must be odd and at least 3 (RFC 8017 §3.1)".into());
+                }
                 // Honest keys use 65537; a huge exponent only makes every
                 // verification slow, which matters for keys a client chooses.
                 if e.num_bits() > MAX_RSA_EXPONENT_BITS {
@@ -391,6 +403,38 @@ mod tests {
         let mut no_x = ec;
         no_x.remove("x");
         assert!(SignatureKey::from_jwk(&no_x, Algorithm::ES256).is_err());
+    }
+
+    #[test]
+    fn rsa_exponents_must_be_odd_and_at_least_3() {
+        let pair = RsaKeyPair::generate(2048).unwrap();
+        let with_exponent = |e: &[u8]| {
+            let mut jwk = members(&pair.to_jwk_public_key());
+            jwk.insert("e".into(), Value::from(URL_SAFE_NO_PAD.encode(e)));
+            jwk
+        };
+        let refused: [(&str, &[u8]); 6] = [
+            ("0", &[0]),
+            ("1", &[1]),
+            ("1 with a leading zero byte", &[0, 1]),
+            ("2", &[2]),
+            ("4", &[4]),
+            ("65536", &[1, 0, 0]),
+        ];
+        for alg in [Algorithm::RS256, Algorithm::PS256] {
+            for (case, e) in refused {
+                let error = SignatureKey::from_jwk(&with_exponent(e), alg)
+                    .err()
+                    .unwrap_or_else(|| panic!("{alg}: e = {case} was accepted"));
+                assert!(error.contains("exponent"), "{alg}: e = {case}: {error}");
+            }
+            for (case, e) in [("3", &[3u8][..]), ("65537", &[1, 0, 1])] {
+                assert!(
+                    SignatureKey::from_jwk(&with_exponent(e), alg).is_ok(),
+                    "{alg}: e = {case} is a valid RSA exponent"
+                );
+            }
+        }
     }
 
     #[test]

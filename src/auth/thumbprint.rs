@@ -5,9 +5,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
+/// An RFC 7638 SHA-256 thumbprint as raw bytes, before base64url.
+pub type KeyThumbprint = [u8; 32];
+
 /// The RFC 7638 SHA-256 thumbprint of a public JWK (`RSA`, `EC` or `OKP`),
 /// or `None` when a required member is missing or not a string.
 pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Option<String> {
+    jwk_thumbprint_digest(jwk).map(|digest| URL_SAFE_NO_PAD.encode(digest))
+}
+
+/// [`jwk_thumbprint`] as raw bytes, which compare without allocating.
+pub fn jwk_thumbprint_digest(jwk: &Map<String, Value>) -> Option<KeyThumbprint> {
     let kty = jwk.get("kty")?.as_str()?;
     let members: &[&str] = match kty {
         "RSA" => &["e", "kty", "n"],
@@ -28,7 +36,7 @@ pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Option<String> {
         canonical.push_str(&serde_json::to_string(value).ok()?);
     }
     canonical.push('}');
-    Some(URL_SAFE_NO_PAD.encode(super::signature::sha256(canonical.as_bytes())))
+    Some(super::signature::sha256(canonical.as_bytes()))
 }
 
 #[cfg(test)]

@@ -20,9 +20,20 @@ pub struct Header {
     /// The media type, `JWT` or `at+jwt` (RFC 9068 §2.1).
     #[serde(default)]
     pub typ: Option<String>,
-    /// Critical extensions; any is refused since we implement none.
-    #[serde(default)]
+    /// Critical extensions; any is refused since we implement none. A
+    /// `"crit": null` is `Some(Value::Null)`, not `None`: RFC 7515 §4.1.11
+    /// allows only an array of names, so a null `crit` is present and wrong,
+    /// never a way to pass as a header without one.
+    #[serde(default, deserialize_with = "present")]
     pub crit: Option<serde_json::Value>,
+}
+
+/// Any value, `null` included, is `Some`, where serde's own `Option` would
+/// read `null` as an absent member.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 /// A token split into its parts, signature not yet checked.
@@ -95,6 +106,21 @@ mod tests {
         assert_eq!(jws.header.kid.as_deref(), Some("k1"));
         assert_eq!(jws.signature, b"sig");
         assert_eq!(jws.signing_input, &token[..token.rfind('.').unwrap()]);
+    }
+
+    #[test]
+    fn a_null_crit_is_present_not_absent() {
+        let p = b64("{}");
+        let parse = |header: &str| {
+            let token = format!("{}.{p}.c2ln", b64(header));
+            CompactJws::parse(&token).map(|jws| jws.header.crit)
+        };
+        assert_eq!(parse(r#"{"alg":"RS256"}"#), Ok(None), "no crit");
+        assert_eq!(
+            parse(r#"{"alg":"RS256","crit":null}"#),
+            Ok(Some(serde_json::Value::Null)),
+            "crit: null"
+        );
     }
 
     #[test]

@@ -101,7 +101,8 @@ impl Tenant {
         tls.set_default_verify_paths().map_err(|e| e.to_string())?;
         let connector = Connector::new()
             .connector(ProxyConnector::new(proxy, policy.connect_timeout))
-            .timeout(policy.connect_timeout + CONNECT_BACKSTOP)
+            // Saturating: a policy's Duration::MAX must not panic the fetcher.
+            .timeout(policy.connect_timeout.saturating_add(CONNECT_BACKSTOP))
             .handshake_timeout(policy.connect_timeout)
             .openssl(tls.build());
         let client = Client::builder()

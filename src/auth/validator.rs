@@ -9,6 +9,7 @@ use super::error::TokenError;
 use super::jwks::{KeyCache, KeysUnavailable};
 use super::keys::KeySet;
 use super::policy::{Algorithm, ValidationPolicy};
+use super::thumbprint::KeyThumbprint;
 use super::token::{CompactJws, Header};
 use super::verified::{TokenDigest, Verified, VerifiedTokens};
 
@@ -106,7 +107,7 @@ impl Validator {
         let claims = Claims::from_payload(&jws.payload)?;
         let now = unix_now();
         self.check_claims(&claims, now)?;
-        self.verify_signature(&jws, alg).await?;
+        let key = self.verify_signature_by(&jws, alg).await?;
         let claims = Arc::new(claims);
         // Kid-less tokens are matched by "the only key for this alg", which a
         // rotation can change, so only tokens naming their key are cached.
@@ -114,6 +115,8 @@ impl Validator {
             let verified = Verified {
                 claims: Arc::clone(&claims),
                 kid: Some(Arc::from(kid)),
+                alg,
+                key,
             };
             self.verified
                 .insert(digest, verified, now, self.leeway_secs());
@@ -126,14 +129,16 @@ impl Validator {
     }
 
     /// A cached token is still good while it has not expired and the key
-    /// that verified it is still in the current key set.
+    /// its `kid` names in the current key set is the very key material that
+    /// verified it: a `kid` republished with another key does not carry
+    /// the old key's verdicts over.
     fn still_valid(&self, hit: &Verified) -> bool {
         let unexpired = unix_now() < hit.claims.exp.saturating_add(self.leeway_secs());
         unexpired
             && hit
                 .kid
                 .as_deref()
-                .is_some_and(|kid| self.keys.publishes(kid))
+                .is_some_and(|kid| self.keys.publishes_key(kid, hit.alg, &hit.key))
     }
 
     /// `alg` from the allow-list, no `crit`, an accepted `typ`.
@@ -230,15 +235,26 @@ impl Validator {
         jws: &CompactJws<'_>,
         alg: Algorithm,
     ) -> Result<(), Rejection> {
+        self.verify_signature_by(jws, alg).await.map(|_| ())
+    }
+
+    /// [`Self::verify_signature`], returning the thumbprint of the key that
+    /// verified, taken from the very key set the check used: looking it up
+    /// again afterwards could meet a newer set and pin another key.
+    async fn verify_signature_by(
+        &self,
+        jws: &CompactJws<'_>,
+        alg: Algorithm,
+    ) -> Result<KeyThumbprint, Rejection> {
         let keys = self.keys.load().await.map_err(Rejection::KeysUnavailable)?;
-        match verify_with(&keys, jws, alg) {
+        match verified_by(&keys, jws, alg) {
             Err(TokenError::UnknownKey) => {
                 let keys = self
                     .keys
                     .refetch_for_unknown_kid()
                     .await
                     .map_err(Rejection::KeysUnavailable)?;
-                Ok(verify_with(&keys, jws, alg)?)
+                Ok(verified_by(&keys, jws, alg)?)
             }
             outcome => Ok(outcome?),
         }
@@ -272,13 +288,23 @@ fn ok_if(condition: bool, error: TokenError) -> Result<(), TokenError> {
 
 /// Checks the signature of `jws` with the key of `keys` its header names.
 pub fn verify_with(keys: &KeySet, jws: &CompactJws<'_>, alg: Algorithm) -> Result<(), TokenError> {
+    verified_by(keys, jws, alg).map(|_| ())
+}
+
+/// [`verify_with`], returning the thumbprint of the key that verified.
+fn verified_by(
+    keys: &KeySet,
+    jws: &CompactJws<'_>,
+    alg: Algorithm,
+) -> Result<KeyThumbprint, TokenError> {
     let key = keys
         .find(jws.header.kid.as_deref(), alg)
         .ok_or(TokenError::UnknownKey)?;
     ok_if(
         key.verify(jws.signing_input.as_bytes(), &jws.signature),
         TokenError::BadSignature,
-    )
+    )?;
+    Ok(*key.thumbprint())
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

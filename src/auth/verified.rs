@@ -3,7 +3,8 @@
 //!
 //! Entries are keyed by SHA-256 of the token (never the token itself), live
 //! no longer than the token's `exp` (plus leeway), and are ignored once the
-//! key that verified them has left the key set. The map is sharded so that
+//! key that verified them has left the key set, or its `kid` has been
+//! republished with other key material. The map is sharded so that
 //! workers rarely meet on a lock, and a lock is only held to look up or
 //! insert, never across an await.
 
@@ -12,6 +13,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use super::claims::Claims;
+use super::policy::Algorithm;
+use super::thumbprint::KeyThumbprint;
 
 const SHARDS: usize = 16;
 
@@ -52,6 +55,13 @@ pub struct Verified {
     pub claims: Arc<Claims>,
     /// The `kid` of the key that verified it (`None` for a kid-less token).
     pub kid: Option<Arc<str>>,
+    /// The algorithm it was verified with.
+    pub alg: Algorithm,
+    /// The RFC 7638 thumbprint of the key that verified it. A hit counts
+    /// only while the key published under `kid` for `alg` has this same
+    /// thumbprint: a `kid` is a name, and a tenant can give it to another
+    /// key.
+    pub key: KeyThumbprint,
 }
 
 /// The cache. Capacity 0 disables it.
@@ -146,6 +156,8 @@ mod tests {
         Verified {
             claims: Arc::new(Claims::from_payload(payload.to_string().as_bytes()).unwrap()),
             kid: Some(Arc::from("k")),
+            alg: Algorithm::RS256,
+            key: [7; 32],
         }
     }
 

@@ -301,7 +301,7 @@ fn bad_input_is_one_line_of_error_and_a_non_zero_exit() {
                 ("AUTH0_AUDIENCE", "x"),
                 ("APP_DPOP__REPLAY_STORE", "redis-cluster:6379"),
             ],
-            "dpop.replay_store (APP_DPOP__REPLAY_STORE) is neither \"memory\" nor a URL",
+            "dpop.replay_store (APP_DPOP__REPLAY_STORE) has scheme \"redis-cluster\", not redis:// or rediss://; set it to \"memory\"",
         ),
     ];
     for (args, env, expected) in cases {

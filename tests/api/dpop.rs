@@ -242,7 +242,8 @@ fn assert_accepted(reply: &Reply, case: &str) {
 }
 
 /// Asserts an error in the DPoP challenge: status, exact challenge with
-/// `algs`, and the same code and description as the JSON body.
+/// `algs` followed by the Bearer challenge (mixed mode offers both,
+/// RFC 9449 §7.1), and the same code and description as the JSON body.
 fn assert_dpop_error(
     reply: &Reply,
     status: u16,
@@ -252,8 +253,9 @@ fn assert_dpop_error(
     case: &str,
 ) {
     assert_eq!(reply.status, status, "{case}: status, got {reply:?}");
-    let challenge =
-        format!("DPoP error=\"{code}\", error_description=\"{description}\", algs=\"{algs}\"");
+    let challenge = format!(
+        "DPoP error=\"{code}\", error_description=\"{description}\", algs=\"{algs}\", Bearer realm=\"api\""
+    );
     assert_eq!(
         reply.www_authenticate.as_deref(),
         Some(challenge.as_str()),
@@ -477,6 +479,12 @@ async fn proof_headers_are_checked() {
         (
             "crit header",
             base().header("crit", json!(["exp"])).sign(&key),
+            Some("The DPoP proof names a critical header extension that is not supported"),
+        ),
+        (
+            // RFC 7515 §4.1.11: null is not an array of names, nor absent.
+            "crit null",
+            base().header("crit", Value::Null).sign(&key),
             Some("The DPoP proof names a critical header extension that is not supported"),
         ),
     ];
@@ -810,6 +818,37 @@ async fn malformed_proofs_are_401_never_500() {
 }
 
 #[actix_web::test]
+async fn a_proof_key_with_rsa_exponent_1_cannot_be_used_to_forge_proofs() {
+    // RFC 8017 §3.1: e is odd and at least 3. With e = 1 the padded hash
+    // (RFC 8017 §9.2) is its own signature, so anyone who knows the key,
+    // and a thief of a token bound to it does, can make proofs for it.
+    let app = spawn_app_with(|s| s.dpop.algorithms = vec!["RS256".into()]).await;
+    let mut key = ProofKey::rs256();
+    key.jwk.insert("e".into(), json!("AQ"));
+    let token = bound_token(&app, &key);
+    let input = proof_for(&app, &key, PRIVATE, &token).signing_input();
+    let digest_info = [
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    let mut forged = vec![0x00, 0x01];
+    forged.resize(256 - 1 - digest_info.len() - 32, 0xff);
+    forged.push(0x00);
+    forged.extend_from_slice(&digest_info);
+    forged.extend_from_slice(&openssl::sha::sha256(input.as_bytes()));
+    let proof = format!("{input}.{}", b64(&forged));
+    let reply = get_dpop(&app, PRIVATE, &token, &proof, &[]).await;
+    assert_dpop_error(
+        &reply,
+        401,
+        "invalid_dpop_proof",
+        "The DPoP proof's jwk header is not a usable public key",
+        "RS256",
+        "a forged proof for an e = 1 key",
+    );
+}
+
+#[actix_web::test]
 async fn the_token_must_be_bound_to_the_proof_key() {
     // RFC 9449 §4.3 check 12 and §7.1: binding errors are invalid_token.
     let app = spawn_app().await;
@@ -846,6 +885,62 @@ async fn the_token_must_be_bound_to_the_proof_key() {
         "ES256",
         "a bad token goes into the DPoP challenge",
     );
+}
+
+#[actix_web::test]
+async fn a_token_with_a_confirmation_method_we_cannot_check_is_refused() {
+    // SPEC: a sender-constrained token must never pass as a plain Bearer
+    // token. We can check `jkt` (RFC 9449 §6.1) only; `x5t#S256` (RFC 8705
+    // §3.1), `jwk`, `jwe`, `jku` or `kid` (RFC 7800 §3) would need checks we
+    // do not have, so a `cnf` naming any of them is refused.
+    let app = spawn_app().await;
+    let key = ProofKey::es256();
+    let x5t = "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2";
+    let unsupported = "The token's cnf claim names a confirmation method that is not supported";
+    let invalid = "The token's cnf claim is invalid";
+    let bearer_cases = [
+        ("x5t#S256", json!({"x5t#S256": x5t}), unsupported),
+        (
+            "jwk",
+            json!({"jwk": Value::Object(key.jwk.clone())}),
+            unsupported,
+        ),
+        ("kid", json!({"kid": "client-key-1"}), unsupported),
+        (
+            "jkt beside x5t#S256",
+            json!({"jkt": key.thumbprint(), "x5t#S256": x5t}),
+            unsupported,
+        ),
+        ("cnf a string", json!("x5t#S256"), invalid),
+        ("cnf an array", json!([{"jkt": key.thumbprint()}]), invalid),
+        ("jkt a number", json!({"jkt": 5}), invalid),
+        ("jkt null", json!({"jkt": null}), invalid),
+    ];
+    for (case, cnf, description) in bearer_cases {
+        let token = app.token().claim("cnf", cnf).sign(&app.key);
+        let reply = app.get_bearer(PRIVATE, &token).await;
+        assert_invalid_token(&reply, description, &format!("Bearer, cnf {case}"));
+    }
+    // The DPoP scheme with a valid proof for the `jkt` does not excuse the
+    // method we cannot check either.
+    let token = app
+        .token()
+        .claim("cnf", json!({"jkt": key.thumbprint(), "x5t#S256": x5t}))
+        .sign(&app.key);
+    let proof = proof_for(&app, &key, PRIVATE, &token).sign(&key);
+    let reply = get_dpop(&app, PRIVATE, &token, &proof, &[]).await;
+    assert_dpop_error(
+        &reply,
+        401,
+        "invalid_token",
+        unsupported,
+        "ES256",
+        "DPoP, cnf with jkt and x5t#S256",
+    );
+    // An empty `cnf` confirms nothing, so there is nothing to check: the
+    // token is an ordinary Bearer token.
+    let token = app.token().claim("cnf", json!({})).sign(&app.key);
+    assert_accepted(&app.get_bearer(PRIVATE, &token).await, "Bearer, cnf {}");
 }
 
 #[actix_web::test]
@@ -892,7 +987,7 @@ async fn the_dpop_scheme_needs_exactly_one_proof_and_bearer_none() {
     );
     assert_eq!(
         reply.www_authenticate.as_deref(),
-        Some("Bearer realm=\"api\", error=\"invalid_request\", error_description=\"A DPoP header needs the DPoP authorization scheme\""),
+        Some("Bearer realm=\"api\", error=\"invalid_request\", error_description=\"A DPoP header needs the DPoP authorization scheme\", DPoP algs=\"ES256\""),
         "Bearer with a DPoP header: the error is in the Bearer challenge"
     );
     assert_eq!(
@@ -1356,7 +1451,7 @@ async fn missing_permission_with_dpop_is_a_403_in_the_dpop_challenge() {
     assert_eq!(reply.status, 403, "status, got {reply:?}");
     assert_eq!(
         reply.www_authenticate.as_deref(),
-        Some(format!("DPoP error=\"insufficient_scope\", error_description=\"{description}\", scope=\"read:messages\", algs=\"ES256\"").as_str()),
+        Some(format!("DPoP error=\"insufficient_scope\", error_description=\"{description}\", scope=\"read:messages\", algs=\"ES256\", Bearer realm=\"api\"").as_str()),
         "challenge"
     );
     assert_eq!(
@@ -1400,4 +1495,265 @@ async fn dpop_error_answers_never_echo_the_proof() {
             );
         }
     }
+}
+
+/// The `WWW-Authenticate` value of a mixed-mode refusal (RFC 9449 §7.1, SPEC
+/// "DPoP"): the challenge of the scheme the client used, with the error,
+/// first; then the other accepted scheme's bare challenge.
+fn mixed_challenge(used: &str, code: &str, description: &str, scope: Option<&str>) -> String {
+    let scope = scope.map_or(String::new(), |s| format!(", scope=\"{s}\""));
+    let error = format!("error=\"{code}\", error_description=\"{description}\"{scope}");
+    match used {
+        "Bearer" => format!("Bearer realm=\"api\", {error}, DPoP algs=\"ES256\""),
+        _ => format!("DPoP {error}, algs=\"ES256\", Bearer realm=\"api\""),
+    }
+}
+
+#[actix_web::test]
+async fn every_refusal_in_mixed_mode_carries_both_challenges() {
+    // RFC 9449 §7.1 and RFC 9110 §11.6.1: a resource that accepts Bearer
+    // and DPoP says so in every challenge, so a client learns both schemes
+    // whichever it tried; the error parameters go on the scheme it used.
+    // Each case is sent twice: the second answer comes from the worker's
+    // rendered refusals and must be the same.
+    let app = spawn_app().await;
+    let key = ProofKey::es256();
+    let bound = bound_token(&app, &key);
+    let unbound = app.token().sign(&app.key);
+    let expired = app.token().claim("exp", json!(now() - 3600)).sign(&app.key);
+    let expired_bound = app
+        .token()
+        .claim("cnf", json!({"jkt": key.thumbprint()}))
+        .claim("exp", json!(now() - 3600))
+        .sign(&app.key);
+    let bearer = |token: &str| format!("Bearer {token}");
+    let dpop = |token: &str| format!("DPoP {token}");
+    // A DPoP-bound token the verified-token cache already remembers, so
+    // its refusal as Bearer is settled on the cached path.
+    let proof = proof_for(&app, &key, PRIVATE, &bound).sign(&key);
+    assert_accepted(
+        &get_dpop(&app, PRIVATE, &bound, &proof, &[]).await,
+        "warm-up",
+    );
+
+    struct Case {
+        name: &'static str,
+        path: &'static str,
+        headers: Vec<(String, String)>,
+        status: u16,
+        used: &'static str,
+        code: &'static str,
+        description: &'static str,
+        scope: Option<&'static str>,
+    }
+    let h = |pairs: &[(&str, String)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.clone()))
+            .collect()
+    };
+    // Each DPoP case gets a fresh proof, so no case is a replay.
+    let fresh = |token: &str, path: &str| proof_for(&app, &key, path, token).sign(&key);
+    let lacks = "The access token lacks the permission this endpoint needs: read:messages";
+    let cases = vec![
+        Case {
+            name: "Bearer, malformed token",
+            path: PRIVATE,
+            headers: h(&[("Authorization", bearer("not-a-jwt"))]),
+            status: 401,
+            used: "Bearer",
+            code: "invalid_token",
+            description: "The access token is malformed",
+            scope: None,
+        },
+        Case {
+            name: "Bearer, expired token",
+            path: PRIVATE,
+            headers: h(&[("Authorization", bearer(&expired))]),
+            status: 401,
+            used: "Bearer",
+            code: "invalid_token",
+            description: "The access token expired",
+            scope: None,
+        },
+        Case {
+            name: "Bearer, remembered DPoP-bound token",
+            path: PRIVATE,
+            headers: h(&[("Authorization", bearer(&bound))]),
+            status: 401,
+            used: "Bearer",
+            code: "invalid_token",
+            description: "A DPoP-bound token must be sent with the DPoP scheme",
+            scope: None,
+        },
+        Case {
+            name: "Bearer without a token",
+            path: PRIVATE,
+            headers: h(&[("Authorization", "Bearer".to_owned())]),
+            status: 400,
+            used: "Bearer",
+            code: "invalid_request",
+            description: "The Authorization header has a scheme but no token",
+            scope: None,
+        },
+        Case {
+            name: "two Authorization headers",
+            path: PRIVATE,
+            headers: h(&[
+                ("Authorization", bearer(&unbound)),
+                ("Authorization", bearer(&unbound)),
+            ]),
+            status: 400,
+            used: "Bearer",
+            code: "invalid_request",
+            description: "Send exactly one Authorization header",
+            scope: None,
+        },
+        Case {
+            name: "Bearer with a DPoP header",
+            path: PRIVATE,
+            headers: h(&[
+                ("Authorization", bearer(&unbound)),
+                ("DPoP", fresh(&unbound, PRIVATE)),
+            ]),
+            status: 400,
+            used: "Bearer",
+            code: "invalid_request",
+            description: "A DPoP header needs the DPoP authorization scheme",
+            scope: None,
+        },
+        Case {
+            name: "Bearer, missing permission",
+            path: SCOPED,
+            headers: h(&[("Authorization", bearer(&unbound))]),
+            status: 403,
+            used: "Bearer",
+            code: "insufficient_scope",
+            description: lacks,
+            scope: Some("read:messages"),
+        },
+        Case {
+            name: "DPoP without a DPoP header",
+            path: PRIVATE,
+            headers: h(&[("Authorization", dpop(&bound))]),
+            status: 400,
+            used: "DPoP",
+            code: "invalid_request",
+            description: "Send exactly one DPoP header with the DPoP scheme",
+            scope: None,
+        },
+        Case {
+            name: "DPoP, garbage proof",
+            path: PRIVATE,
+            headers: h(&[
+                ("Authorization", dpop(&bound)),
+                ("DPoP", "x.y.z".to_owned()),
+            ]),
+            status: 401,
+            used: "DPoP",
+            code: "invalid_dpop_proof",
+            description: "The DPoP proof is malformed",
+            scope: None,
+        },
+        Case {
+            name: "DPoP, unbound token",
+            path: PRIVATE,
+            headers: h(&[
+                ("Authorization", dpop(&unbound)),
+                ("DPoP", fresh(&unbound, PRIVATE)),
+            ]),
+            status: 401,
+            used: "DPoP",
+            code: "invalid_token",
+            description: "The access token is not bound to a DPoP key",
+            scope: None,
+        },
+        Case {
+            name: "DPoP, expired bound token",
+            path: PRIVATE,
+            headers: h(&[
+                ("Authorization", dpop(&expired_bound)),
+                ("DPoP", fresh(&expired_bound, PRIVATE)),
+            ]),
+            status: 401,
+            used: "DPoP",
+            code: "invalid_token",
+            description: "The access token expired",
+            scope: None,
+        },
+        Case {
+            name: "DPoP, missing permission",
+            path: SCOPED,
+            headers: h(&[
+                ("Authorization", dpop(&bound)),
+                ("DPoP", fresh(&bound, SCOPED)),
+            ]),
+            status: 403,
+            used: "DPoP",
+            code: "insufficient_scope",
+            description: lacks,
+            scope: Some("read:messages"),
+        },
+    ];
+    for case in cases {
+        for attempt in ["first", "repeated"] {
+            // A repeated DPoP case needs its own proof, or it is a replay.
+            let headers: Vec<(String, String)> = case
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let token = case.headers[0].1.split_once(' ').map(|(_, t)| t);
+                    match (name.as_str(), token, attempt) {
+                        ("DPoP", Some(token), "repeated") if value != "x.y.z" => {
+                            (name.clone(), fresh(token, case.path))
+                        }
+                        _ => (name.clone(), value.clone()),
+                    }
+                })
+                .collect();
+            let pairs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let reply = get(&app, case.path, &pairs).await;
+            let what = format!("{} ({attempt})", case.name);
+            assert_eq!(reply.status, case.status, "{what}: status, got {reply:?}");
+            assert_eq!(
+                reply.www_authenticate.as_deref(),
+                Some(mixed_challenge(case.used, case.code, case.description, case.scope).as_str()),
+                "{what}: WWW-Authenticate"
+            );
+            assert_eq!(
+                reply.body,
+                json!({"error": case.code, "error_description": case.description}),
+                "{what}: body"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_nonce_demand_in_mixed_mode_carries_both_challenges() {
+    // RFC 9449 §9: use_dpop_nonce goes on the DPoP challenge; Bearer is
+    // still offered beside it (§7.1).
+    let app = spawn_app_with(|s| s.dpop.nonce = true).await;
+    let key = ProofKey::es256();
+    let token = bound_token(&app, &key);
+    let proof = proof_for(&app, &key, PRIVATE, &token).sign(&key);
+    let reply = get_dpop(&app, PRIVATE, &token, &proof, &[]).await;
+    assert_eq!(reply.status, 401, "status, got {reply:?}");
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some(
+            mixed_challenge(
+                "DPoP",
+                "use_dpop_nonce",
+                "Resource server requires nonce in DPoP proof",
+                None
+            )
+            .as_str()
+        ),
+        "WWW-Authenticate"
+    );
+    assert!(reply.dpop_nonce.is_some(), "a nonce to use: {reply:?}");
 }

@@ -17,11 +17,14 @@ const BARE_CHALLENGE: &str = "Bearer realm=\"api\", DPoP algs=\"ES256\"";
 type Headers<'a> = &'a [(&'a str, &'a str)];
 
 /// Asserts an RFC 6750 error answer: the status, the Bearer challenge with
-/// `error` and `error_description`, and the same pair as the JSON body.
+/// `error` and `error_description` followed by the DPoP challenge (the test
+/// app runs in mixed mode, where every challenge offers both schemes,
+/// RFC 9449 §7.1), and the same pair as the JSON body.
 pub fn assert_error(reply: &Reply, status: u16, code: &str, description: &str, case: &str) {
     assert_eq!(reply.status, status, "{case}: status, got {reply:?}");
-    let challenge =
-        format!("Bearer realm=\"api\", error=\"{code}\", error_description=\"{description}\"");
+    let challenge = format!(
+        "Bearer realm=\"api\", error=\"{code}\", error_description=\"{description}\", DPoP algs=\"ES256\""
+    );
     assert_eq!(
         reply.www_authenticate.as_deref(),
         Some(challenge.as_str()),

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use auth0_actix_api::auth::{Algorithm, KeyCache, KeyCachePolicy};
 use futures_util::future::join_all;
 use serde_json::json;
 
@@ -89,6 +90,53 @@ async fn a_remembered_token_is_refused_once_its_key_leaves_the_key_set() {
     );
     let new = app.tenant.token(&new_key).sign(&new_key);
     assert_eq!(app.get_bearer("/api/private", &new).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_remembered_token_is_refused_once_its_kid_is_republished_with_other_key_material() {
+    // The verified-token cache vouches for a token only while the key now
+    // published under its kid is the very key that verified it. A tenant
+    // that republishes a kid with new material (a botched rotation, or a
+    // compromised key replaced in place) must not keep old tokens alive.
+    let app = spawn_app_with(|s| s.jwks.ttl_secs = 1).await;
+    let old = app.token().sign(&app.key);
+    for case in ["first use", "remembered"] {
+        let reply = app.get_bearer("/api/private", &old).await;
+        assert_eq!(reply.status, 200, "{case}: {reply:?}");
+    }
+
+    let replacement = TestKey::other_rsa(&app.key.kid);
+    assert_eq!(replacement.kid, app.key.kid, "the same kid");
+    assert_ne!(
+        replacement.public_jwk["n"], app.key.public_jwk["n"],
+        "other key material"
+    );
+    app.tenant.publish(&[&replacement]);
+    let hits = app.tenant.jwks_hits();
+    assert!(
+        eventually(|| app.tenant.jwks_hits() > hits).await,
+        "the background refresh fetched the republished kid"
+    );
+    // The fetch is counted as the tenant answers; the set is installed a
+    // moment later.
+    let mut reply = app.get_bearer("/api/private", &old).await;
+    for _ in 0..100 {
+        if reply.status != 200 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        reply = app.get_bearer("/api/private", &old).await;
+    }
+    assert_invalid_token(
+        &reply,
+        "The token's signature is invalid",
+        "a remembered token whose kid now names another key",
+    );
+    let new = app.tenant.token(&replacement).sign(&replacement);
+    for case in ["new key, first use", "new key, remembered"] {
+        let reply = app.get_bearer("/api/private", &new).await;
+        assert_eq!(reply.status, 200, "{case}: {reply:?}");
+    }
 }
 
 #[actix_web::test]
@@ -364,4 +412,150 @@ async fn max_age_within_bounds_sets_the_refresh_interval() {
         eventually(|| app.tenant.jwks_hits() >= 3).await,
         "refreshed every second"
     );
+}
+
+#[actix_web::test]
+async fn a_key_cache_policy_the_fetcher_cannot_work_with_is_refused_at_start() {
+    // Each of these used to start a fetcher that either panicked (clamp with
+    // min above max) or hammered the tenant without pause (zero delays).
+    // The error names the field to fix.
+    let base = || KeyCachePolicy::new("http://127.0.0.1:9/");
+    let cases: Vec<(&str, KeyCachePolicy)> = vec![
+        (
+            "min_ttl",
+            KeyCachePolicy {
+                min_ttl: Duration::from_secs(600),
+                max_ttl: Duration::from_secs(60),
+                ..base()
+            },
+        ),
+        (
+            "min_backoff",
+            KeyCachePolicy {
+                min_backoff: Duration::from_secs(600),
+                max_backoff: Duration::from_secs(60),
+                ..base()
+            },
+        ),
+        (
+            "ttl",
+            KeyCachePolicy {
+                ttl: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "min_ttl",
+            KeyCachePolicy {
+                min_ttl: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "min_backoff",
+            KeyCachePolicy {
+                min_backoff: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "connect_timeout",
+            KeyCachePolicy {
+                connect_timeout: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "request_timeout",
+            KeyCachePolicy {
+                request_timeout: Duration::ZERO,
+                ..base()
+            },
+        ),
+        (
+            "max_body_bytes",
+            KeyCachePolicy {
+                max_body_bytes: 0,
+                ..base()
+            },
+        ),
+    ];
+    for (field, policy) in cases {
+        let error = match KeyCache::start(policy.clone()) {
+            Ok(_) => panic!("{field}: {policy:?} was accepted"),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            error.contains(field),
+            "{field}: the error names it: {error}"
+        );
+    }
+    // The largest values are fine: the fetcher's arithmetic saturates.
+    let huge = KeyCachePolicy {
+        algorithms: vec![Algorithm::RS256],
+        ttl: Duration::MAX,
+        min_ttl: Duration::MAX,
+        max_ttl: Duration::MAX,
+        cooldown: Duration::MAX,
+        max_stale: Duration::MAX,
+        connect_timeout: Duration::MAX,
+        request_timeout: Duration::MAX,
+        min_backoff: Duration::MAX,
+        max_backoff: Duration::MAX,
+        ..base()
+    };
+    assert!(KeyCache::start(huge).is_ok(), "the largest durations");
+}
+
+#[actix_web::test]
+async fn an_enormous_ttl_does_not_stop_the_fetcher() {
+    // A refresh due after u64::MAX seconds is past what an Instant holds;
+    // adding it panicked the fetcher thread right after the first fetch, so
+    // no unknown kid was ever refetched again.
+    let app = spawn_app_with(|s| s.jwks.ttl_secs = u64::MAX).await;
+    let old = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200);
+
+    let new_key = TestKey::other_rsa("key-2");
+    app.tenant.publish(&[&app.key, &new_key]);
+    let new = app.tenant.token(&new_key).sign(&new_key);
+    let reply = app.get_bearer("/api/private", &new).await;
+    assert_eq!(reply.status, 200, "the new kid was fetched: {reply:?}");
+    assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
+}
+
+#[actix_web::test]
+async fn requests_during_a_cold_outage_do_not_shorten_the_backoff() {
+    // Nothing cached and the tenant down: every request answers 503, and
+    // none may trigger a fetch before the backoff says so. Counted at the
+    // tenant: each attempt starts with discovery, which fails.
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    tenant.set_mode(TenantMode::Down);
+    // min_backoff is 50 ms in tests, doubling up to the default 300 s.
+    let app = spawn_app_for(tenant, key, |_| {}).await;
+    let token = app.token().sign(&app.key);
+    let window = Duration::from_millis(1600);
+    let started = std::time::Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < window {
+        let reply = app.get_bearer("/api/private", &token).await;
+        assert_eq!(reply.status, 503, "request {requests}: {reply:?}");
+        requests += 1;
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    let attempts = app.tenant.discovery_hits();
+    // Backing off, attempts start about 0, 50, 150, 350, 750 and 1550 ms
+    // after start-up: six in the window, and two more for slack. Each
+    // request resetting or bypassing the backoff allows one every 50 ms.
+    assert!(
+        requests >= 20,
+        "only {requests} requests: the window saw no real traffic"
+    );
+    assert!(
+        attempts <= 8,
+        "{attempts} fetch attempts in {window:?} under {requests} requests"
+    );
+    assert!(attempts >= 3, "the fetcher kept retrying: {attempts}");
 }

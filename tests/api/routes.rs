@@ -58,7 +58,8 @@ async fn private_scoped_needs_read_messages() {
     assert_eq!(reply.status, 403, "{reply:?}");
     assert_eq!(
         reply.www_authenticate.as_deref(),
-        Some("Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"The access token lacks the permission this endpoint needs: read:messages\", scope=\"read:messages\"")
+        Some("Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"The access token lacks the permission this endpoint needs: read:messages\", scope=\"read:messages\", DPoP algs=\"ES256\""),
+        "the test app runs in mixed mode, so the DPoP challenge follows (RFC 9449 §7.1)"
     );
     assert_eq!(reply.body["error"], "insufficient_scope");
 }

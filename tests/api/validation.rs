@@ -379,16 +379,27 @@ async fn a_signed_token_repeating_a_registered_claim_is_malformed() {
 }
 
 #[actix_web::test]
-async fn crit_header_is_rejected() {
+async fn crit_header_is_rejected_whatever_its_value() {
     // RFC 7515 §4.1.11: we implement no extension, so any `crit` is refused.
+    // `crit` must be an array of names when present; `null` is not "absent"
+    // but a malformed `crit`, and refused like every other value.
     let app = spawn_app().await;
-    let token = app.token().header("crit", json!(["exp"])).sign(&app.key);
-    let reply = app.get_bearer(PRIVATE, &token).await;
-    assert_invalid_token(
-        &reply,
-        "The token names a critical header extension that is not supported",
-        "crit header",
-    );
+    for value in [
+        json!(["exp"]),
+        json!(null),
+        json!([]),
+        json!("exp"),
+        json!({}),
+        json!(false),
+    ] {
+        let token = app.token().header("crit", value.clone()).sign(&app.key);
+        let reply = app.get_bearer(PRIVATE, &token).await;
+        assert_invalid_token(
+            &reply,
+            "The token names a critical header extension that is not supported",
+            &format!("crit {value}"),
+        );
+    }
 }
 
 #[actix_web::test]

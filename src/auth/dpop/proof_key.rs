@@ -42,7 +42,8 @@ impl ProofKey {
     /// [`ProofError::InvalidKey`]: a key of another type or curve, a `use`,
     /// `key_ops` or `alg` member that rules out verifying with `alg`, missing
     /// or malformed members, an EC point off the curve, and RSA keys under
-    /// 2048 or over 8192 bits or with an exponent over 64 bits. Private
+    /// 2048 or over 8192 bits or with an exponent that is even, under 3 or
+    /// over 64 bits. Private
     /// members are the caller's to refuse first, with their own error.
     pub fn from_jwk(alg: ProofAlgorithm, jwk: &Map<String, Value>) -> Result<Self, ProofError> {
         if jwk.get("kty").and_then(Value::as_str) != Some(alg.key_type()) {
@@ -187,6 +188,37 @@ mod tests {
                 "{alg}"
             );
             assert_eq!(key.alg(), alg);
+        }
+    }
+
+    #[test]
+    fn an_rsa_key_with_exponent_1_is_refused_since_anyone_can_sign_for_it() {
+        // With e = 1 the public operation is the identity, so the one valid
+        // RSASSA-PKCS1-v1_5 encoding of a message (RFC 8017 §9.2) is itself a
+        // "signature" that verifies: no private key needed. Anyone who saw a
+        // proof, or the token's cnf.jkt and the key, could make new proofs.
+        let pair = RsaKeyPair::generate(2048).unwrap();
+        let mut jwk = public(&pair);
+        jwk.insert("e".into(), Value::from("AQ"));
+        let message = b"header.payload";
+        let digest_info: [u8; 19] = [
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        let mut forged = vec![0x00, 0x01];
+        forged.resize(256 - 1 - digest_info.len() - 32, 0xff);
+        forged.push(0x00);
+        forged.extend_from_slice(&digest_info);
+        forged.extend_from_slice(&crate::auth::signature::sha256(message));
+        assert_eq!(forged.len(), 256);
+        for alg in [ProofAlgorithm::RS256, ProofAlgorithm::PS256] {
+            match ProofKey::from_jwk(alg, &jwk) {
+                Err(error) => assert_eq!(error, ProofError::InvalidKey, "{alg}"),
+                Ok(key) => panic!(
+                    "{alg}: a key with e = 1 was accepted (the forgery verifies: {})",
+                    key.verify(message, &forged)
+                ),
+            }
         }
     }
 
