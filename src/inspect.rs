@@ -13,7 +13,7 @@ use crate::auth::claims::Claims;
 use crate::auth::keys::KeySet;
 use crate::auth::token::{decode_segment, CompactJws};
 use crate::auth::validator::{unix_now, verify_with, ClaimCheck};
-use crate::auth::{KeyCache, TokenError, Validator};
+use crate::auth::{Issuers, KeyCache, TokenError, Validator};
 use crate::issuer::LocalIssuer;
 use crate::settings::Settings;
 use crate::startup::local_issuer_url;
@@ -53,8 +53,10 @@ pub fn report(settings: &Settings, token: &str) -> anyhow::Result<(String, bool)
     let _ = writeln!(out, "\nChecks against {target}");
     let _ = writeln!(
         out,
-        "  issuer {:?}, audience {:?}, algorithms {:?}",
-        policy.issuer, policy.audiences, policy.algorithms
+        "  {}, audience {:?}, algorithms {:?}",
+        expected_issuers(&validator),
+        policy.audiences,
+        policy.algorithms
     );
     let mut report = Report {
         out,
@@ -124,15 +126,16 @@ fn check_token(report: &mut Report, validator: &Validator, token: &str, now: i64
             None
         }
     };
-    match Claims::from_payload(&jws.payload) {
+    let claims = Claims::from_payload(&jws.payload);
+    match &claims {
         Ok(claims) => {
-            for (check, outcome) in validator.claim_checks(&claims, now) {
+            for (check, outcome) in validator.claim_checks(claims, now) {
                 if check == ClaimCheck::Profile && !policy.strict_rfc9068 {
                     continue;
                 }
                 let detail = match outcome {
-                    Ok(()) => pass_detail(check, &claims),
-                    Err(e) => claim_advice(e, &claims, validator),
+                    Ok(()) => pass_detail(check, claims),
+                    Err(e) => claim_advice(e, claims, validator),
                 };
                 report.check(outcome.is_ok(), check_name(check), detail);
             }
@@ -162,11 +165,32 @@ fn check_token(report: &mut Report, validator: &Validator, token: &str, now: i64
             ),
         ),
     }
-    if let Some(alg) = alg {
-        match signature_check(validator.keys(), &jws, alg) {
-            Ok(detail) => report.check(true, "signature", detail),
-            Err(detail) => report.check(false, "signature", detail),
-        }
+    let Some(alg) = alg else { return };
+    // The keys of the issuer the token names, as the API picks them; with
+    // one issuer, its keys whatever the token says, to tell more than the
+    // issuer check already did. Another issuer's keys are never fetched.
+    let issuers = validator.issuers();
+    let keys = claims
+        .as_ref()
+        .ok()
+        .and_then(|c| issuers.get(&c.iss))
+        .or_else(|| (issuers.len() == 1).then(|| issuers.first().1));
+    match keys.map(|keys| signature_check(keys, &jws, alg)) {
+        Some(Ok(detail)) => report.check(true, "signature", detail),
+        Some(Err(detail)) => report.check(false, "signature", detail),
+        None => report.info(
+            "signature not checked: the token names none of the configured issuers, so no key set applies"
+                .into(),
+        ),
+    }
+}
+
+/// `issuer "..."`, or `issuers [...]` when several are configured.
+fn expected_issuers(validator: &Validator) -> String {
+    let issuers: Vec<&str> = validator.issuers().iter().map(|(i, _)| i).collect();
+    match issuers.as_slice() {
+        [one] => format!("issuer {one:?}"),
+        several => format!("issuers {several:?}"),
     }
 }
 
@@ -187,10 +211,18 @@ fn decode_for_display(token: &str) -> anyhow::Result<(Value, Value)> {
 }
 
 fn configured_validator(settings: &Settings) -> anyhow::Result<(Validator, String)> {
-    if let (Ok(issuer), Ok(audiences)) = (settings.tenant_issuer(), settings.tenant_audiences()) {
-        let keys = KeyCache::start(settings.key_cache_policy(&issuer)?)?;
-        let validator = Validator::new(settings.validation_policy(&issuer, audiences)?, keys);
-        return Ok((validator, format!("the Auth0 tenant {issuer}")));
+    if let (Ok(issuers), Ok(audiences)) = (settings.tenant_issuers(), settings.tenant_audiences()) {
+        let target = match issuers.as_slice() {
+            [one] => format!("the Auth0 tenant {one}"),
+            several => format!("the issuers {}", several.join(", ")),
+        };
+        let policies = issuers
+            .iter()
+            .map(|issuer| settings.key_cache_policy(issuer))
+            .collect::<Result<Vec<_>, _>>()?;
+        let issuers = Issuers::start(policies)?;
+        let policy = settings.validation_policy(issuers.first().0, audiences)?;
+        return Ok((Validator::with_issuers(policy, issuers), target));
     }
     // The local issuer's key is read from its file, so no dev server needs
     // to be running.
@@ -266,14 +298,22 @@ fn claim_advice(error: TokenError, claims: &Claims, validator: &Validator) -> St
     let now = unix_now();
     match error {
         TokenError::WrongIssuer => {
-            let hint = if format!("{}/", claims.iss) == policy.issuer {
+            let slashed = format!("{}/", claims.iss);
+            let hint = if validator.issuers().get(&slashed).is_some() {
                 " (the token's issuer lacks the trailing slash)"
             } else {
                 ""
             };
+            let expected = match validator.issuers().len() {
+                1 => format!("{:?}", policy.issuer),
+                _ => {
+                    let all: Vec<&str> = validator.issuers().iter().map(|(i, _)| i).collect();
+                    format!("one of {all:?}")
+                }
+            };
             format!(
-                "the token says {:?}, the API expects {:?}{hint}; get the token from that tenant or fix AUTH0_DOMAIN",
-                claims.iss, policy.issuer
+                "the token says {:?}, the API expects {expected}{hint}; get the token from that tenant or fix AUTH0_DOMAIN",
+                claims.iss
             )
         }
         TokenError::WrongAudience => format!(

@@ -83,10 +83,16 @@ fn serve(settings: Settings, mode: Mode) -> anyhow::Result<ExitCode> {
                     .and_then(|_| stdout.flush());
             }
             None => log::info!(
-                "serving on {}:{} for issuer {}",
+                "serving on {}:{} for issuer(s) {}",
                 settings.application.host,
                 app.port(),
-                app.authenticator().validator().policy().issuer
+                app.authenticator()
+                    .validator()
+                    .issuers()
+                    .iter()
+                    .map(|(issuer, _)| issuer)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
         app.run_until_stopped().await.context("the server failed")?;

@@ -1,7 +1,7 @@
 //! Prometheus metrics, kept in atomics and rendered in the text exposition
 //! format on scrape. Every label value comes from a bounded set: the matched
-//! route pattern (never the raw path), the method, the status code, and the
-//! auth outcome label. Never a token or a `sub`.
+//! route pattern (never the raw path), the method, the status code, the
+//! auth outcome label, and the configured issuers. Never a token or a `sub`.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
@@ -11,7 +11,8 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::auth::dpop::ReplayStoreStats;
-use crate::auth::KeyCache;
+use crate::auth::jwks::FetchStats;
+use crate::auth::{Issuers, Readiness};
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -119,9 +120,9 @@ impl Metrics {
         with_entry(&self.auth_outcomes, outcome, || outcome, count_one);
     }
 
-    /// The Prometheus text exposition of everything, with the key cache's
-    /// counters read at scrape time.
-    pub fn render(&self, keys: &KeyCache, replay: Option<ReplayStoreStats>) -> String {
+    /// The Prometheus text exposition of everything, with each issuer's key
+    /// cache counters read at scrape time.
+    pub fn render(&self, issuers: &Issuers, replay: Option<ReplayStoreStats>) -> String {
         let mut out = String::with_capacity(4096);
         let _ = writeln!(
             out,
@@ -193,53 +194,64 @@ impl Metrics {
             );
         }
         drop(outcomes);
-        let stats = keys.stats();
-        let readiness = keys.readiness();
-        let gauges: [(&str, &str, &str, String); 6] = [
+        // One series per configured issuer: the label's values are the
+        // configuration's, so they stay as few as the issuers.
+        let issuers: Vec<(String, FetchStats, Readiness)> = issuers
+            .iter()
+            .map(|(issuer, keys)| (label(issuer), keys.stats(), keys.readiness()))
+            .collect();
+        type Value = fn(&FetchStats, &Readiness) -> String;
+        let families: [(&str, &str, &str, Value); 6] = [
             (
                 "jwks_discovery_requests_total",
                 "counter",
-                "OIDC discovery documents requested from the tenant.",
-                stats.discovery_requests.to_string(),
+                "OIDC discovery documents requested from the issuer.",
+                |stats, _| stats.discovery_requests.to_string(),
             ),
             (
                 "jwks_requests_total",
                 "counter",
-                "JWKS documents requested from the tenant.",
-                stats.jwks_requests.to_string(),
+                "JWKS documents requested from the issuer.",
+                |stats, _| stats.jwks_requests.to_string(),
             ),
             (
                 "jwks_refresh_failures_total",
                 "counter",
                 "Key refreshes that failed.",
-                stats.failures.to_string(),
+                |stats, _| stats.failures.to_string(),
             ),
             (
                 "jwks_refresh_successes_total",
                 "counter",
                 "Key sets installed.",
-                stats.successes.to_string(),
+                |stats, _| stats.successes.to_string(),
             ),
             (
                 "jwks_key_set_age_seconds",
                 "gauge",
-                "Age of the current key set (-1 when none is loaded).",
-                readiness
-                    .key_set_age
-                    .map_or("-1".into(), |a| format!("{:.3}", a.as_secs_f64())),
+                "Age of the issuer's current key set (-1 when none is loaded).",
+                |_, readiness| {
+                    readiness
+                        .key_set_age
+                        .map_or("-1".into(), |a| format!("{:.3}", a.as_secs_f64()))
+                },
             ),
             (
                 "jwks_ready",
                 "gauge",
-                "1 when signing keys are loaded and fresh enough.",
-                u8::from(readiness.ready).to_string(),
+                "1 when the issuer's signing keys are loaded and fresh enough.",
+                |_, readiness| u8::from(readiness.ready).to_string(),
             ),
         ];
-        for (name, kind, help, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (issuer, stats, readiness) in &issuers {
+                let _ = writeln!(
+                    out,
+                    "{name}{{issuer=\"{issuer}\"}} {}",
+                    value(stats, readiness)
+                );
+            }
         }
         if let Some(replay) = replay {
             let store: [(&str, &str, &str, String); 3] = [
@@ -279,7 +291,8 @@ impl Metrics {
     }
 }
 
-/// Label values are route patterns we defined, but escape them anyway.
+/// Label values are route patterns we defined and issuers from the
+/// configuration, but escape them anyway.
 fn label(value: &str) -> String {
     value
         .replace('\\', "\\\\")

@@ -351,20 +351,52 @@ impl Settings {
             .collect()
     }
 
-    /// The issuer of the Auth0 tenant: `https://{domain}/` or the configured
-    /// issuer base URL.
-    pub fn tenant_issuer(&self) -> Result<String, SettingsError> {
+    /// The accepted issuers, in the order given: `https://{domain}/` for each
+    /// comma-separated entry of `AUTH0_DOMAIN`, or each entry of
+    /// `AUTH0_ISSUER_BASE_URL` when that is set (an Auth0 tenant's canonical
+    /// domain beside its custom domains, say). An empty or malformed entry,
+    /// or one issuer listed twice, is one line naming it: a list that is
+    /// half right must not start and then refuse every token of the wrong
+    /// half.
+    pub fn tenant_issuers(&self) -> Result<Vec<String>, SettingsError> {
         let base_url = self.auth0.issuer_base_url.trim();
-        if !base_url.is_empty() {
-            return issuer_from_base_url(base_url);
+        let (name, list, issuer_from): (_, _, fn(&str, &str) -> _) = if !base_url.is_empty() {
+            ("AUTH0_ISSUER_BASE_URL", base_url, base_url_entry)
+        } else {
+            let domain = self.auth0.domain.trim();
+            if domain.is_empty() {
+                return fail(
+                    "AUTH0_DOMAIN is not set; set it to your tenant's domain (e.g. AUTH0_DOMAIN=dev-abc123.us.auth0.com) in the environment or .env, or run `cargo run -- dev` to try the API with a local issuer",
+                );
+            }
+            ("AUTH0_DOMAIN", domain, domain_entry)
+        };
+        let entries: Vec<&str> = list.split(',').map(str::trim).collect();
+        let count = entries.len();
+        let mut issuers: Vec<String> = Vec::with_capacity(count);
+        for (index, entry) in entries.into_iter().enumerate() {
+            let position = index + 1;
+            // A lone value keeps the plain wording; a list entry says which.
+            let label = if count == 1 {
+                format!("{name} is")
+            } else {
+                format!("{name} entry {position} of {count} is")
+            };
+            if entry.is_empty() {
+                return fail(format!(
+                    "{name} has an empty entry ({position} of {count}); separate issuers with single commas and no trailing comma, e.g. tenant.us.auth0.com,login.example.com"
+                ));
+            }
+            let issuer = issuer_from(&label, entry)?;
+            if let Some(first) = issuers.iter().position(|i| *i == issuer) {
+                return fail(format!(
+                    "{name} lists the issuer {issuer} twice (entries {} and {position} of {count}); list each issuer once",
+                    first + 1
+                ));
+            }
+            issuers.push(issuer);
         }
-        let domain = self.auth0.domain.trim();
-        if domain.is_empty() {
-            return fail(
-                "AUTH0_DOMAIN is not set; set it to your tenant's domain (e.g. AUTH0_DOMAIN=dev-abc123.us.auth0.com) in the environment or .env, or run `cargo run -- dev` to try the API with a local issuer",
-            );
-        }
-        issuer_from_domain(domain)
+        Ok(issuers)
     }
 
     /// The accepted audiences of the Auth0 API.
@@ -921,12 +953,18 @@ pub fn config_dir(env: &HashMap<String, String>) -> PathBuf {
 /// `https://{domain}/` from a bare tenant host, accepting (and noting) a
 /// leading `https://` and trailing `/`.
 pub fn issuer_from_domain(domain: &str) -> Result<String, SettingsError> {
+    domain_entry("AUTH0_DOMAIN is", domain)
+}
+
+/// [`issuer_from_domain`] for one entry of `AUTH0_DOMAIN`, which `label`
+/// names in errors (`AUTH0_DOMAIN entry 2 of 3 is`).
+fn domain_entry(label: &str, domain: &str) -> Result<String, SettingsError> {
     let mut host = domain;
     if let Some(rest) = host.strip_prefix("https://") {
         host = rest;
     } else if host.starts_with("http://") {
         return fail(format!(
-            "AUTH0_DOMAIN is {domain:?}; Auth0 tenants are https: give the bare host (e.g. dev-abc123.us.auth0.com), or set AUTH0_ISSUER_BASE_URL for a loopback http issuer"
+            "{label} {domain:?}; Auth0 tenants are https: give the bare host (e.g. dev-abc123.us.auth0.com), or set AUTH0_ISSUER_BASE_URL for a loopback http issuer"
         ));
     }
     host = host.trim_end_matches('/');
@@ -935,7 +973,7 @@ pub fn issuer_from_domain(domain: &str) -> Result<String, SettingsError> {
     }
     let malformed = || {
         SettingsError(format!(
-            "AUTH0_DOMAIN is {domain:?}, which is not a host name; set it to your tenant's domain, e.g. dev-abc123.us.auth0.com (a :port is allowed)"
+            "{label} {domain:?}, which is not a host name; set it to your tenant's domain, e.g. dev-abc123.us.auth0.com (a :port is allowed)"
         ))
     };
     if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
@@ -948,19 +986,21 @@ pub fn issuer_from_domain(domain: &str) -> Result<String, SettingsError> {
     Ok(url.to_string())
 }
 
-fn issuer_from_base_url(base_url: &str) -> Result<String, SettingsError> {
+/// The issuer of one entry of `AUTH0_ISSUER_BASE_URL`, which `label` names
+/// in errors.
+fn base_url_entry(label: &str, base_url: &str) -> Result<String, SettingsError> {
     let url = Url::parse(base_url).map_err(|e| {
         SettingsError(format!(
-            "AUTH0_ISSUER_BASE_URL is {base_url:?}, which is not a URL ({e}); set it like https://dev-abc123.us.auth0.com/"
+            "{label} {base_url:?}, which is not a URL ({e}); set it like https://dev-abc123.us.auth0.com/"
         ))
     })?;
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return fail(format!(
-            "AUTH0_ISSUER_BASE_URL is {base_url:?}; remove the query, fragment or user info"
+            "{label} {base_url:?}; remove the query, fragment or user info"
         ));
     }
     crate::auth::jwks::check_transport(&url)
-        .map_err(|e| SettingsError(format!("AUTH0_ISSUER_BASE_URL: {e}")))?;
+        .map_err(|e| SettingsError(format!("{label} {base_url:?}: {e}")))?;
     // A bare origin is Auth0's issuer form: the URL type adds the "/".
     if url.path() == "/" {
         Ok(url.to_string())
@@ -995,7 +1035,10 @@ mod tests {
             ("PORT", "9000"),
         ])
         .unwrap();
-        assert_eq!(s.tenant_issuer().unwrap(), "https://dev-abc.us.auth0.com/");
+        assert_eq!(
+            s.tenant_issuers().unwrap(),
+            vec!["https://dev-abc.us.auth0.com/"]
+        );
         assert_eq!(
             s.tenant_audiences().unwrap(),
             vec!["https://a", "https://b"]
@@ -1050,7 +1093,7 @@ mod tests {
         ];
         for (pairs, name) in cases {
             let s = load(pairs).unwrap();
-            let err = s.tenant_issuer().unwrap_err().to_string();
+            let err = s.tenant_issuers().unwrap_err().to_string();
             assert!(err.contains(name), "{pairs:?}: {err}");
         }
         let err = load(&[("PORT", "eighty")]).unwrap_err().to_string();
@@ -1074,6 +1117,97 @@ mod tests {
     #[test]
     fn loopback_http_issuer_is_allowed() {
         let s = load(&[("AUTH0_ISSUER_BASE_URL", "http://127.0.0.1:4000")]).unwrap();
-        assert_eq!(s.tenant_issuer().unwrap(), "http://127.0.0.1:4000/");
+        assert_eq!(s.tenant_issuers().unwrap(), vec!["http://127.0.0.1:4000/"]);
+    }
+
+    #[test]
+    fn a_comma_separated_list_names_several_issuers_in_order() {
+        let s = load(&[(
+            "AUTH0_DOMAIN",
+            "tenant.us.auth0.com, https://login.example.com/ ,auth.example.org:8443",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.tenant_issuers().unwrap(),
+            vec![
+                "https://tenant.us.auth0.com/",
+                "https://login.example.com/",
+                "https://auth.example.org:8443/"
+            ]
+        );
+        let s = load(&[
+            ("AUTH0_DOMAIN", "ignored.example.com"),
+            (
+                "AUTH0_ISSUER_BASE_URL",
+                "https://tenant.us.auth0.com,http://127.0.0.1:4000/,https://idp.example.com/realms/x/",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.tenant_issuers().unwrap(),
+            vec![
+                "https://tenant.us.auth0.com/",
+                "http://127.0.0.1:4000/",
+                "https://idp.example.com/realms/x/"
+            ],
+            "the base URL list stands in for the domain, as a single one does"
+        );
+    }
+
+    #[test]
+    fn a_bad_list_entry_stops_start_up_with_one_line_naming_it() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "AUTH0_DOMAIN",
+                "tenant.us.auth0.com,ten ant",
+                "AUTH0_DOMAIN entry 2 of 2 is \"ten ant\", which is not a host name",
+            ),
+            (
+                "AUTH0_DOMAIN",
+                "http://tenant.us.auth0.com,login.example.com",
+                "AUTH0_DOMAIN entry 1 of 2 is \"http://tenant.us.auth0.com\"; Auth0 tenants are https",
+            ),
+            (
+                "AUTH0_DOMAIN",
+                "tenant.us.auth0.com,,login.example.com",
+                "AUTH0_DOMAIN has an empty entry (2 of 3)",
+            ),
+            (
+                "AUTH0_DOMAIN",
+                "tenant.us.auth0.com,",
+                "AUTH0_DOMAIN has an empty entry (2 of 2)",
+            ),
+            (
+                "AUTH0_DOMAIN",
+                "tenant.us.auth0.com,login.example.com,https://TENANT.us.auth0.com/",
+                "AUTH0_DOMAIN lists the issuer https://tenant.us.auth0.com/ twice (entries 1 and 3 of 3)",
+            ),
+            (
+                "AUTH0_ISSUER_BASE_URL",
+                "https://tenant.us.auth0.com/,http://login.example.com/",
+                "AUTH0_ISSUER_BASE_URL entry 2 of 2 is \"http://login.example.com/\"",
+            ),
+            (
+                "AUTH0_ISSUER_BASE_URL",
+                "https://tenant.us.auth0.com/,not a url",
+                "AUTH0_ISSUER_BASE_URL entry 2 of 2 is \"not a url\", which is not a URL",
+            ),
+            (
+                "AUTH0_ISSUER_BASE_URL",
+                "https://a.example/?x=1,https://b.example/",
+                "AUTH0_ISSUER_BASE_URL entry 1 of 2 is \"https://a.example/?x=1\"; remove the query",
+            ),
+            (
+                "AUTH0_ISSUER_BASE_URL",
+                "https://a.example,https://a.example/",
+                "AUTH0_ISSUER_BASE_URL lists the issuer https://a.example/ twice (entries 1 and 2 of 2)",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            let s = load(&[(name, value)]).expect("the list is only read when serving");
+            let err = s.tenant_issuers().unwrap_err().to_string();
+            assert!(err.contains(expected), "{name}={value:?}: {err}");
+            assert!(!err.contains('\n'), "{name}={value:?}: one line: {err}");
+        }
     }
 }

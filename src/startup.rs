@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::{
-    authentication, Authenticator, KeyCache, RedisReplayStore, RequireScopes, Validator,
+    authentication, Authenticator, Issuers, RedisReplayStore, RequireScopes, Validator,
 };
 use crate::issuer::LocalIssuer;
 use crate::metrics::Metrics;
@@ -75,9 +75,9 @@ impl Application {
             .context("cannot read the bound address")?
             .port();
 
-        let (issuer, audiences, local_issuer) = match mode {
+        let (issuers, audiences, local_issuer) = match mode {
             Mode::Tenant => (
-                settings.tenant_issuer()?,
+                settings.tenant_issuers()?,
                 settings.tenant_audiences()?,
                 None,
             ),
@@ -89,14 +89,26 @@ impl Application {
                     settings.dev.audience.clone(),
                 )?;
                 (
-                    issuer,
+                    vec![issuer],
                     vec![settings.dev.audience.clone()],
                     Some(Arc::new(local)),
                 )
             }
         };
-        let keys = KeyCache::start(settings.key_cache_policy(&issuer)?)?;
-        let validator = Validator::new(settings.validation_policy(&issuer, audiences)?, keys);
+        // Every configured issuer starts warming up now, in the background:
+        // readiness can then say which issuers can verify tokens, and the
+        // first token from each does not wait for its discovery. Only these
+        // listed issuers are ever fetched from; a token naming another is
+        // refused before any key lookup.
+        let policies = issuers
+            .iter()
+            .map(|issuer| settings.key_cache_policy(issuer))
+            .collect::<Result<Vec<_>, _>>()?;
+        let issuers = Issuers::start(policies)?;
+        let validator = Validator::with_issuers(
+            settings.validation_policy(issuers.first().0, audiences)?,
+            issuers,
+        );
         let dpop = crate::auth::DpopVerifier::new(settings.dpop_policy()?)?;
         let dpop = match settings.dpop.replay_store_setting()? {
             ReplayStoreSetting::Memory => dpop,

@@ -85,6 +85,12 @@ pub struct FetchStats {
 #[error("{0}")]
 pub struct KeyCacheError(String);
 
+impl KeyCacheError {
+    pub(super) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 struct State {
     policy: KeyCachePolicy,
     keys: ArcSwapOption<KeySet>,

@@ -3,11 +3,14 @@
 //! settings; another Actix app can build an [`Authenticator`] from its own
 //! [`ValidationPolicy`] and [`KeyCachePolicy`] (plus a [`DpopPolicy`] for
 //! RFC 9449 sender-constrained tokens) and wrap its routes with
-//! [`authentication()`] and [`RequireScopes`].
+//! [`authentication()`] and [`RequireScopes`]. Several issuers (a tenant's
+//! custom domains) are accepted through [`Issuers`] and
+//! [`Validator::with_issuers`].
 
 pub mod claims;
 pub mod dpop;
 pub mod error;
+pub mod issuers;
 pub mod jwks;
 pub mod keys;
 pub mod middleware;
@@ -29,6 +32,7 @@ pub use dpop::{
     ReplayCache, ReplayStore, ReplayStoreError,
 };
 pub use error::{AuthError, ProofError, TokenError};
+pub use issuers::{Issuers, IssuersError};
 pub use jwks::{KeyCache, Readiness};
 pub use middleware::{authentication, Authenticated, Authenticator};
 pub use policy::{

@@ -55,6 +55,11 @@ impl fmt::Display for Algorithm {
 #[derive(Debug, Clone)]
 pub struct ValidationPolicy {
     /// The exact `iss` value, e.g. `https://tenant.auth0.com/` (trailing slash included).
+    /// With several issuers ([`Validator::with_issuers`]) the accepted ones
+    /// are those of the [`Issuers`], and this is set to the first of them.
+    ///
+    /// [`Validator::with_issuers`]: super::Validator::with_issuers
+    /// [`Issuers`]: super::Issuers
     pub issuer: String,
     /// Accepted audiences; a token passes when its `aud` names any of them.
     pub audiences: Vec<String>,

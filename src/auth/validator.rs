@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::claims::Claims;
 use super::error::TokenError;
+use super::issuers::Issuers;
 use super::jwks::{KeyCache, KeysUnavailable};
 use super::keys::KeySet;
 use super::policy::{Algorithm, ValidationPolicy};
@@ -33,22 +34,51 @@ impl From<TokenError> for Rejection {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CacheMiss(Option<TokenDigest>);
 
-/// Validates access tokens against one issuer's policy and key cache. Built
-/// once at start-up and shared by all workers.
+/// Validates access tokens against a policy and the key caches of the
+/// accepted issuers. Built once at start-up and shared by all workers.
 #[derive(Debug, Clone)]
 pub struct Validator {
     policy: ValidationPolicy,
-    keys: KeyCache,
+    issuers: Issuers,
     verified: Arc<VerifiedTokens>,
 }
 
 impl Validator {
-    /// A validator for `policy`, with keys from `keys`.
+    /// A validator for one issuer: tokens must name `policy.issuer` and are
+    /// checked with the keys of `keys`.
     pub fn new(policy: ValidationPolicy, keys: KeyCache) -> Self {
+        let issuers = Issuers::single(policy.issuer.as_str(), keys);
+        Self::with_issuers(policy, issuers)
+    }
+
+    /// A validator for several issuers (an Auth0 tenant's canonical domain
+    /// and its custom domains, say): a token is accepted from any of
+    /// `issuers` and checked with the keys of the issuer its `iss` names,
+    /// and no other. The accepted issuers are those of `issuers`:
+    /// `policy.issuer` is set to the first of them, so that
+    /// [`Self::policy`] names the primary issuer.
+    ///
+    /// ```no_run
+    /// use auth0_actix_api::auth::{Issuers, KeyCachePolicy, ValidationPolicy, Validator};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let canonical = "https://dev-abc123.us.auth0.com/";
+    /// // One key cache (and fetcher thread) per issuer, warming up at once.
+    /// let issuers = Issuers::start(vec![
+    ///     KeyCachePolicy::new(canonical),
+    ///     KeyCachePolicy::new("https://login.example.com/"),
+    /// ])?;
+    /// let policy = ValidationPolicy::new(canonical, vec!["https://my-api".into()]);
+    /// let validator = Validator::with_issuers(policy, issuers);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_issuers(mut policy: ValidationPolicy, issuers: Issuers) -> Self {
+        issuers.first().0.clone_into(&mut policy.issuer);
         let verified = Arc::new(VerifiedTokens::new(policy.verified_cache_entries));
         Self {
             policy,
-            keys,
+            issuers,
             verified,
         }
     }
@@ -58,9 +88,15 @@ impl Validator {
         &self.policy
     }
 
-    /// The key cache behind the signature checks.
+    /// The key cache of the first issuer: with one issuer, the key cache
+    /// behind every signature check. With several, see [`Self::issuers`].
     pub fn keys(&self) -> &KeyCache {
-        &self.keys
+        self.issuers.first().1
+    }
+
+    /// The accepted issuers, each with its key cache.
+    pub fn issuers(&self) -> &Issuers {
+        &self.issuers
     }
 
     /// Runs every check on `token` and returns its claims. Cheap checks come
@@ -107,7 +143,18 @@ impl Validator {
         let claims = Claims::from_payload(&jws.payload)?;
         let now = unix_now();
         self.check_claims(&claims, now)?;
-        let key = self.verify_signature_by(&jws, alg).await?;
+        // The token's own `iss` picks the key set, before any key is looked
+        // up: a key only ever vouches for tokens of the issuer that
+        // publishes it, whatever `kid` another issuer gives its keys.
+        let issuer = self
+            .issuers
+            .position(&claims.iss)
+            .ok_or(TokenError::WrongIssuer)?;
+        let keys = self
+            .issuers
+            .keys_at(issuer)
+            .ok_or(TokenError::WrongIssuer)?;
+        let key = verified_with_cache(keys, &jws, alg).await?;
         let claims = Arc::new(claims);
         // Kid-less tokens are matched by "the only key for this alg", which a
         // rotation can change, so only tokens naming their key are cached.
@@ -117,6 +164,7 @@ impl Validator {
                 kid: Some(Arc::from(kid)),
                 alg,
                 key,
+                issuer,
             };
             self.verified
                 .insert(digest, verified, now, self.leeway_secs());
@@ -129,16 +177,18 @@ impl Validator {
     }
 
     /// A cached token is still good while it has not expired and the key
-    /// its `kid` names in the current key set is the very key material that
-    /// verified it: a `kid` republished with another key does not carry
-    /// the old key's verdicts over.
+    /// its `kid` names in the current key set of the issuer that verified
+    /// it is the very key material that verified it: a `kid` republished
+    /// with another key does not carry the old key's verdicts over, and
+    /// another issuer publishing the same key does not keep it alive.
     fn still_valid(&self, hit: &Verified) -> bool {
         let unexpired = unix_now() < hit.claims.exp.saturating_add(self.leeway_secs());
         unexpired
-            && hit
-                .kid
-                .as_deref()
-                .is_some_and(|kid| self.keys.publishes_key(kid, hit.alg, &hit.key))
+            && hit.kid.as_deref().is_some_and(|kid| {
+                self.issuers
+                    .keys_at(hit.issuer)
+                    .is_some_and(|keys| keys.publishes_key(kid, hit.alg, &hit.key))
+            })
     }
 
     /// `alg` from the allow-list, no `crit`, an accepted `typ`.
@@ -190,7 +240,10 @@ impl Validator {
         [
             (
                 ClaimCheck::Issuer,
-                ok_if(claims.iss == self.policy.issuer, TokenError::WrongIssuer),
+                ok_if(
+                    self.issuers.get(&claims.iss).is_some(),
+                    TokenError::WrongIssuer,
+                ),
             ),
             (
                 ClaimCheck::Audience,
@@ -228,36 +281,45 @@ impl Validator {
         ]
     }
 
-    /// One signature check with the key named by `kid`; an unknown `kid`
+    /// One signature check with the key named by `kid` in the key set of
+    /// the issuer the payload's `iss` names (an issuer that is not accepted
+    /// is [`TokenError::WrongIssuer`], without any fetch); an unknown `kid`
     /// causes at most one refetch per cooldown.
     pub async fn verify_signature(
         &self,
         jws: &CompactJws<'_>,
         alg: Algorithm,
     ) -> Result<(), Rejection> {
-        self.verify_signature_by(jws, alg).await.map(|_| ())
+        // Read with every claim's type rule, so `iss` means here what it
+        // means to the full validation.
+        let claims = Claims::from_payload(&jws.payload)?;
+        let keys = self
+            .issuers
+            .get(&claims.iss)
+            .ok_or(TokenError::WrongIssuer)?;
+        verified_with_cache(keys, jws, alg).await.map(|_| ())
     }
+}
 
-    /// [`Self::verify_signature`], returning the thumbprint of the key that
-    /// verified, taken from the very key set the check used: looking it up
-    /// again afterwards could meet a newer set and pin another key.
-    async fn verify_signature_by(
-        &self,
-        jws: &CompactJws<'_>,
-        alg: Algorithm,
-    ) -> Result<KeyThumbprint, Rejection> {
-        let keys = self.keys.load().await.map_err(Rejection::KeysUnavailable)?;
-        match verified_by(&keys, jws, alg) {
-            Err(TokenError::UnknownKey) => {
-                let keys = self
-                    .keys
-                    .refetch_for_unknown_kid()
-                    .await
-                    .map_err(Rejection::KeysUnavailable)?;
-                Ok(verified_by(&keys, jws, alg)?)
-            }
-            outcome => Ok(outcome?),
+/// The signature check with the key set of `keys`, returning the thumbprint
+/// of the key that verified, taken from the very key set the check used:
+/// looking it up again afterwards could meet a newer set and pin another
+/// key. An unknown `kid` causes at most one refetch per cooldown.
+async fn verified_with_cache(
+    keys: &KeyCache,
+    jws: &CompactJws<'_>,
+    alg: Algorithm,
+) -> Result<KeyThumbprint, Rejection> {
+    let set = keys.load().await.map_err(Rejection::KeysUnavailable)?;
+    match verified_by(&set, jws, alg) {
+        Err(TokenError::UnknownKey) => {
+            let set = keys
+                .refetch_for_unknown_kid()
+                .await
+                .map_err(Rejection::KeysUnavailable)?;
+            Ok(verified_by(&set, jws, alg)?)
         }
+        outcome => Ok(outcome?),
     }
 }
 

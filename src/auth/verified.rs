@@ -3,8 +3,8 @@
 //!
 //! Entries are keyed by SHA-256 of the token (never the token itself), live
 //! no longer than the token's `exp` (plus leeway), and are ignored once the
-//! key that verified them has left the key set, or its `kid` has been
-//! republished with other key material. The map is sharded so that
+//! key that verified them has left its issuer's key set, or its `kid` has
+//! been republished with other key material. The map is sharded so that
 //! workers rarely meet on a lock, and a lock is only held to look up or
 //! insert, never across an await.
 
@@ -62,6 +62,12 @@ pub struct Verified {
     /// thumbprint: a `kid` is a name, and a tenant can give it to another
     /// key.
     pub key: KeyThumbprint,
+    /// Which of the validator's issuers verified it: its position in the
+    /// validator's [`super::Issuers`]. A hit is re-checked against that
+    /// issuer's key cache only, since another issuer may publish the same
+    /// key (an Auth0 custom domain serves its tenant's keys) and withdraw
+    /// it at another time.
+    pub issuer: usize,
 }
 
 /// The cache. Capacity 0 disables it.
@@ -158,6 +164,7 @@ mod tests {
             kid: Some(Arc::from("k")),
             alg: Algorithm::RS256,
             key: [7; 32],
+            issuer: 0,
         }
     }
 

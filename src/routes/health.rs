@@ -1,9 +1,9 @@
 //! Liveness, readiness and metrics for Kubernetes and Prometheus.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Readiness};
 use crate::metrics::Metrics;
 use crate::startup::ShutdownState;
 
@@ -12,44 +12,117 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: signing keys are loaded and fresh enough, and shutdown has
-/// not started; 503 with the reason otherwise.
+/// `GET /readyz`: signing keys of at least one configured issuer are loaded
+/// and fresh enough, and shutdown has not started; 503 with the reason
+/// otherwise. Each issuer's state is listed under `issuers`, in the
+/// configured order.
 pub async fn readyz(
     auth: web::Data<Authenticator>,
     shutdown: web::Data<ShutdownState>,
 ) -> HttpResponse {
-    let readiness = auth.validator().keys().readiness();
-    let age = readiness.key_set_age.map(|a| a.as_secs());
-    // Only the reason in words: this is on the public port, so no URL, host,
-    // port or upstream error text (those are in the logs).
-    let reason = if shutdown.is_shutting_down() {
-        Some("shutting down".to_owned())
-    } else if !readiness.ready {
-        Some(
-            readiness
-                .reason
-                .clone()
-                .unwrap_or_else(|| "keys not loaded yet".into()),
-        )
+    let issuers: Vec<Readiness> = auth
+        .validator()
+        .issuers()
+        .iter()
+        .map(|(_, keys)| keys.readiness())
+        .collect();
+    let (ready, body) = report(&issuers, shutdown.is_shutting_down());
+    if ready {
+        HttpResponse::Ok().json(body)
     } else {
-        None
-    };
-    match reason {
-        None => match readiness.reason {
-            // Still serving the last good keys while refreshes fail.
-            Some(degraded) => HttpResponse::Ok().json(json!({
-                "status": "ready",
-                "key_set_age_secs": age,
-                "degraded": degraded,
-            })),
-            None => HttpResponse::Ok().json(json!({ "status": "ready", "key_set_age_secs": age })),
-        },
-        Some(reason) => HttpResponse::ServiceUnavailable().json(json!({
-            "status": "not_ready",
-            "reason": reason,
-            "key_set_age_secs": age,
-        })),
+        HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// Whether the service is ready, and the body that says so, for the
+/// readiness of each issuer in the configured order.
+///
+/// Ready while any issuer can verify tokens, not only while all can: a
+/// readiness probe takes a pod out of rotation, and an issuer's outage is
+/// the same for every replica, so requiring all would turn one custom
+/// domain's outage into an outage for the tokens of every issuer. Tokens
+/// of an issuer without keys get 503 with `Retry-After` meanwhile, and the
+/// body and `jwks_ready{issuer=...}` say which issuer it is.
+///
+/// Everything here is words and numbers: this is on the public port, so no
+/// URL, host, port or upstream error text (those are in the logs). An
+/// issuer is named by its place in the configured list, from 1.
+fn report(issuers: &[Readiness], shutting_down: bool) -> (bool, Value) {
+    let problems: Vec<(usize, &str)> = issuers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| problem(r).map(|p| (i + 1, p)))
+        .collect();
+    let summary = match problems.as_slice() {
+        [] => None,
+        // One issuer says it as it always has: no numbering for a list of one.
+        [(_, only)] if issuers.len() == 1 => Some((*only).to_owned()),
+        _ => Some(
+            problems
+                .iter()
+                .map(|(n, p)| format!("issuer {n}: {p}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
+    // The oldest key set: every issuer's keys are at most this old.
+    let age = issuers
+        .iter()
+        .filter_map(|r| r.key_set_age)
+        .max()
+        .map(|a| a.as_secs());
+    let listed: Vec<Value> = issuers.iter().map(issuer_entry).collect();
+    let ready = !shutting_down && issuers.iter().any(|r| r.ready);
+    let mut body = Map::new();
+    body.insert(
+        "status".into(),
+        json!(if ready { "ready" } else { "not_ready" }),
+    );
+    if ready {
+        if let Some(degraded) = summary {
+            // Still serving, with the last good keys or with some issuers.
+            body.insert("degraded".into(), json!(degraded));
+        }
+    } else {
+        let reason = if shutting_down {
+            "shutting down".to_owned()
+        } else {
+            summary.unwrap_or_else(|| "keys not loaded yet".into())
+        };
+        body.insert("reason".into(), json!(reason));
+    }
+    body.insert("key_set_age_secs".into(), json!(age));
+    body.insert("issuers".into(), Value::Array(listed));
+    (ready, Value::Object(body))
+}
+
+/// What is wrong with one issuer in words, if anything: why it cannot
+/// verify, or why its keys are ageing while it still does.
+fn problem(readiness: &Readiness) -> Option<&str> {
+    match (&readiness.reason, readiness.ready) {
+        (Some(reason), _) => Some(reason),
+        (None, false) => Some("keys not loaded yet"),
+        (None, true) => None,
+    }
+}
+
+/// One issuer's entry under `issuers`: no name, only its state.
+fn issuer_entry(readiness: &Readiness) -> Value {
+    let mut entry = Map::new();
+    entry.insert("ready".into(), json!(readiness.ready));
+    entry.insert(
+        "key_set_age_secs".into(),
+        json!(readiness.key_set_age.map(|a| a.as_secs())),
+    );
+    if let Some(problem) = problem(readiness) {
+        let field = if readiness.ready {
+            "degraded"
+        } else {
+            "reason"
+        };
+        entry.insert(field.into(), json!(problem));
+    }
+    Value::Object(entry)
 }
 
 /// `GET /metrics`: Prometheus text exposition.
@@ -58,10 +131,95 @@ pub async fn metrics(metrics: web::Data<Metrics>, auth: web::Data<Authenticator>
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(
             metrics.render(
-                auth.validator().keys(),
+                auth.validator().issuers(),
                 auth.dpop()
                     .filter(|d| d.mode().accepts_dpop())
                     .map(|d| d.replay_store().stats()),
             ),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn ready(age: u64) -> Readiness {
+        Readiness {
+            ready: true,
+            key_set_age: Some(Duration::from_secs(age)),
+            reason: None,
+            last_error: None,
+        }
+    }
+
+    fn failing(ready: bool, reason: &str) -> Readiness {
+        Readiness {
+            ready,
+            key_set_age: ready.then(|| Duration::from_secs(600)),
+            reason: Some(reason.into()),
+            last_error: Some("https://tenant.example/ answered HTTP 503".into()),
+        }
+    }
+
+    #[test]
+    fn one_issuer_reads_as_it_always_has() {
+        let (ok, body) = report(&[ready(40)], false);
+        assert!(ok);
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["key_set_age_secs"], 40);
+        assert!(body.get("degraded").is_none(), "{body}");
+        let (ok, body) = report(&[failing(true, "tenant unreachable for 5 min")], false);
+        assert!(ok, "stale-if-error keeps serving");
+        assert_eq!(body["degraded"], "tenant unreachable for 5 min");
+        let (ok, body) = report(&[failing(false, "tenant unreachable for 2 h")], false);
+        assert!(!ok);
+        assert_eq!(body["status"], "not_ready");
+        assert_eq!(body["reason"], "tenant unreachable for 2 h");
+        assert_eq!(body["issuers"][0]["reason"], "tenant unreachable for 2 h");
+    }
+
+    #[test]
+    fn any_ready_issuer_keeps_the_service_ready_and_the_rest_are_named_by_place() {
+        let issuers = [
+            ready(30),
+            failing(false, "tenant unreachable for 3 min"),
+            failing(true, "tenant answers with HTTP errors for 45 s"),
+        ];
+        let (ok, body) = report(&issuers, false);
+        assert!(ok, "{body}");
+        assert_eq!(
+            body["degraded"],
+            "issuer 2: tenant unreachable for 3 min; issuer 3: tenant answers with HTTP errors for 45 s"
+        );
+        assert_eq!(body["key_set_age_secs"], 600, "the oldest key set");
+        assert_eq!(
+            body["issuers"][0],
+            json!({"ready": true, "key_set_age_secs": 30})
+        );
+        assert_eq!(
+            body["issuers"][1],
+            json!({"ready": false, "key_set_age_secs": null, "reason": "tenant unreachable for 3 min"})
+        );
+        assert_eq!(
+            body["issuers"][2]["degraded"],
+            "tenant answers with HTTP errors for 45 s"
+        );
+        assert!(!body.to_string().contains("https://"), "no URL: {body}");
+
+        let none = [
+            failing(false, "keys not loaded yet"),
+            failing(false, "tenant unreachable for 3 min"),
+        ];
+        let (ok, body) = report(&none, false);
+        assert!(!ok);
+        assert_eq!(
+            body["reason"],
+            "issuer 1: keys not loaded yet; issuer 2: tenant unreachable for 3 min"
+        );
+        let (ok, body) = report(&[ready(1), ready(2)], true);
+        assert!(!ok);
+        assert_eq!(body["reason"], "shutting down");
+    }
 }

@@ -284,6 +284,22 @@ fn bad_input_is_one_line_of_error_and_a_non_zero_exit() {
             ],
             "AUTH0_DOMAIN",
         ),
+        (
+            &["serve"],
+            &[
+                ("AUTH0_DOMAIN", "dev.example.com,dev example.com"),
+                ("AUTH0_AUDIENCE", "x"),
+            ],
+            "AUTH0_DOMAIN entry 2 of 2 is \"dev example.com\", which is not a host name",
+        ),
+        (
+            &["serve"],
+            &[
+                ("AUTH0_ISSUER_BASE_URL", "https://a.example/,https://A.example"),
+                ("AUTH0_AUDIENCE", "x"),
+            ],
+            "AUTH0_ISSUER_BASE_URL lists the issuer https://a.example/ twice (entries 1 and 2 of 2)",
+        ),
         (&["serve"], &[("PORT", "eighty")], "port"),
         (
             &["serve"],

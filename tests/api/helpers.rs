@@ -427,7 +427,29 @@ pub async fn spawn_app_for(
     key: TestKey,
     customize: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let mut settings = test_settings(&tenant.issuer);
+    let settings = test_settings(&tenant.issuer);
+    spawn_app_with_settings(tenant, key, settings, customize).await
+}
+
+/// The real server accepting tokens from each of `tenants`, listed in this
+/// order in `AUTH0_ISSUER_BASE_URL`. The app's own `tenant` and `key` are
+/// the first tenant and `key`.
+pub async fn spawn_app_for_issuers(
+    tenants: &[&MockTenant],
+    key: TestKey,
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let issuers: Vec<&str> = tenants.iter().map(|t| t.issuer.as_str()).collect();
+    let settings = test_settings(&issuers.join(","));
+    spawn_app_with_settings(tenants[0].clone(), key, settings, customize).await
+}
+
+async fn spawn_app_with_settings(
+    tenant: MockTenant,
+    key: TestKey,
+    mut settings: Settings,
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
     customize(&mut settings);
     let app = Application::build(&settings, Mode::Tenant).expect("the app failed to build");
     let port = app.port();

@@ -6,6 +6,7 @@ mod cors;
 mod dpop;
 mod errors;
 mod helpers;
+mod issuers;
 mod key_cache;
 mod ops;
 mod process;

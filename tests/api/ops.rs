@@ -118,12 +118,23 @@ async fn metrics_count_exactly_the_requests_that_were_made() {
             "http_request_duration_seconds_count{route=\"/api/private\"}",
             6.0,
         ),
+    ];
+    let issuer = format!("{{issuer=\"{}\"}}", app.tenant.issuer);
+    let per_issuer = [
         ("jwks_requests_total", 1.0),
         ("jwks_discovery_requests_total", 1.0),
         ("jwks_ready", 1.0),
     ];
+    let per_issuer: Vec<(String, f64)> = per_issuer
+        .into_iter()
+        .map(|(name, value)| (format!("{name}{issuer}"), value))
+        .collect();
+    let expect = expect
+        .into_iter()
+        .map(|(series, value)| (series.to_owned(), value))
+        .chain(per_issuer);
     for (series, value) in expect {
-        assert_eq!(metric(&text, series), Some(value), "{series} in:\n{text}");
+        assert_eq!(metric(&text, &series), Some(value), "{series} in:\n{text}");
     }
     assert!(
         !text.contains("secret-path"),
@@ -833,7 +844,7 @@ async fn kubernetes_manifests_match_the_service() {
         "listens on all interfaces"
     );
     settings
-        .tenant_issuer()
+        .tenant_issuers()
         .expect("the ConfigMap's AUTH0_DOMAIN is a valid setting");
     settings
         .dpop_policy()
