@@ -16,7 +16,9 @@ fi
 (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 cargo build -q --locked
-bin=target/debug/auth0-actix-api
+# Wherever cargo puts its output (CARGO_TARGET_DIR), not only ./target.
+target=$(cargo metadata -q --no-deps --format-version 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target/debug/auth0-actix-api
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PORT=$port APP_DEV__KEY_FILE="$work/issuer-key.pem" RUST_LOG=warn
@@ -30,6 +32,6 @@ for _ in $(seq 1 100); do
 done
 curl -sf "$base/readyz" >/dev/null || { echo "browser-check: dev mode did not get ready" >&2; cat "$work/dev.err" >&2; exit 1; }
 
-mkdir -p target/browser
-TOKEN=$("$bin" token --scope read:messages) BASE_URL=$base SCREENSHOT=target/browser/docs.png \
+mkdir -p "$target/browser"
+TOKEN=$("$bin" token --scope read:messages) BASE_URL=$base SCREENSHOT=$target/browser/docs.png \
   timeout 120 node tests/browser/docs.mjs

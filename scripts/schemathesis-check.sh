@@ -10,15 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=$PWD/target/api-checks-venv
+cargo build -q --locked
+# Wherever cargo puts its output (CARGO_TARGET_DIR), not only ./target.
+target=$(cargo metadata -q --no-deps --format-version 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target/debug/auth0-actix-api
+venv=$target/api-checks-venv
 if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1 || ! [ -x "$venv/bin/openapi-spec-validator" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check \
     schemathesis==4.32.5 openapi-spec-validator==0.9.0
 fi
 
-cargo build -q --locked
-bin=target/debug/auth0-actix-api
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PORT=$port APP_DEV__KEY_FILE="$work/issuer-key.pem" RUST_LOG=warn
