@@ -15,6 +15,7 @@ pub mod healthcheck;
 pub mod inspect;
 pub mod issuer;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -48,6 +48,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     /// The Prometheus endpoint.
     pub metrics: MetricsSettings,
+    /// The OpenAPI document and its interactive UI.
+    pub docs: DocsSettings,
     /// Graceful shutdown.
     pub shutdown: ShutdownSettings,
 }
@@ -201,6 +203,13 @@ pub struct MetricsSettings {
     pub enabled: bool,
     /// Serve it on this `host:port` instead of the API's port; empty means the API's port.
     pub address: String,
+}
+
+/// `[docs]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DocsSettings {
+    /// Serve the OpenAPI document at `/openapi.json` and Swagger UI at `/docs`.
+    pub enabled: bool,
 }
 
 /// `[shutdown]`.

@@ -10,12 +10,11 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::auth::{
-    authentication, Authenticator, Issuers, RedisReplayStore, RequireScopes, Validator,
-};
+use crate::auth::{Authenticator, Issuers, RedisReplayStore, Validator};
 use crate::issuer::LocalIssuer;
 use crate::metrics::Metrics;
-use crate::routes::{health, messages};
+use crate::routes::docs::Docs;
+use crate::routes::{documented, health, OPERATIONS};
 use crate::settings::{ReplayStoreSetting, Settings};
 use crate::telemetry::RequestTelemetry;
 
@@ -138,6 +137,16 @@ impl Application {
         let shutdown = web::Data::new(ShutdownState::default());
         let metrics_on_main_port =
             settings.metrics.enabled && settings.metrics.address.trim().is_empty();
+        let docs = if settings.docs.enabled {
+            let dev_port = (mode == Mode::Dev).then_some(port);
+            Some(web::Data::new(api_docs(
+                &authenticator,
+                metrics_on_main_port,
+                dev_port,
+            )?))
+        } else {
+            None
+        };
 
         let app_authenticator = authenticator.clone();
         let app_issuer = local_issuer.clone().map(web::Data::from);
@@ -152,7 +161,11 @@ impl Application {
                 .app_data(app_shutdown.clone())
                 .configure(api_routes);
             if metrics_on_main_port {
-                app = app.route("/metrics", web::get().to(health::metrics));
+                // A resource, not `App::route`, so other methods get 405, not 404.
+                app = app.service(web::resource("/metrics").route(web::get().to(health::metrics)));
+            }
+            if let Some(docs) = &docs {
+                app = app.app_data(docs.clone()).configure(Docs::configure);
             }
             if let Some(issuer) = &app_issuer {
                 app = app
@@ -285,38 +298,31 @@ fn metrics_server(
     Ok((server, port))
 }
 
-/// The API's routes. Each protected resource is wrapped on its own, so an
-/// unknown path is a 404, not a 401.
+/// The API's routes: [`crate::routes::ROUTES`], the table the OpenAPI
+/// document is built from.
 pub fn api_routes(cfg: &mut web::ServiceConfig) {
-    let auth = authentication();
-    cfg.service(
-        web::scope("/api")
-            .route("/public", web::get().to(messages::public))
-            .service(
-                web::resource("/private")
-                    .wrap(auth.clone())
-                    .route(web::get().to(messages::private)),
-            )
-            .service(
-                web::resource("/private-scoped")
-                    // The last `wrap` runs first: authenticate, then check permissions.
-                    .wrap(RequireScopes::all(["read:messages"]))
-                    .wrap(auth.clone())
-                    .route(web::get().to(messages::private_scoped)),
-            )
-            .service(
-                web::resource("/protected")
-                    .wrap(auth.clone())
-                    .route(web::get().to(messages::protected)),
-            )
-            .service(
-                web::resource("/profile")
-                    .wrap(auth)
-                    .route(web::get().to(messages::profile)),
-            ),
-    )
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz));
+    crate::routes::configure(cfg);
+}
+
+/// `/openapi.json` and `/docs` for the routes this app serves, with the
+/// schemes it accepts; in dev mode (`dev_port`) it says how to mint a token.
+fn api_docs(
+    authenticator: &Authenticator,
+    metrics_on_main_port: bool,
+    dev_port: Option<u16>,
+) -> anyhow::Result<Docs> {
+    let options = crate::openapi::DocumentOptions {
+        dpop: authenticator.mode(),
+        dpop_nonce: authenticator.dpop().is_some_and(|d| d.issues_nonces()),
+        dev_port,
+    };
+    let mut extra = Vec::new();
+    if metrics_on_main_port {
+        extra.push(documented::<health::__path_metrics>(OPERATIONS));
+    }
+    let document = crate::openapi::document(crate::routes::ROUTES, &extra, &options)
+        .context("cannot build the OpenAPI document")?;
+    Docs::new(&document)
 }
 
 /// The local issuer lives on the API's own port, so `token` and `inspect`

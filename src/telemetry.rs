@@ -34,6 +34,18 @@ pub enum LogFormat {
 pub fn init_logging(format: LogFormat, default_level: &str) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level));
+    if format == LogFormat::Text {
+        builder.format(|buf, record| {
+            let ts = buf.timestamp_seconds();
+            writeln!(
+                buf,
+                "[{ts} {:<5} {}] {}",
+                record.level(),
+                record.target(),
+                text_line(record)
+            )
+        });
+    }
     if format == LogFormat::Json {
         builder.format(|buf, record| {
             let mut line = Map::new();
@@ -51,6 +63,54 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
     }
     // A second init (tests, embedding) keeps the first logger.
     let _ = builder.try_init();
+}
+
+/// The human part of a text log line. An access line is built from its
+/// fields alone (`GET /api/private 200 1.23ms auth=ok id=…`), so nothing is
+/// said twice; any other line is its message, then its fields if it has any.
+fn text_line(record: &log::Record<'_>) -> String {
+    let mut fields = TextFields::default();
+    let _ = record.key_values().visit(&mut fields);
+    if record.target() == ACCESS_TARGET {
+        let field = |name: &str| {
+            fields
+                .0
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or("-", |(_, v)| v.as_str())
+        };
+        let latency_ms: f64 = field("latency_ms").parse().unwrap_or(0.0);
+        return format!(
+            "{} {} {} {latency_ms:.2}ms auth={} id={}",
+            field("method"),
+            field("route"),
+            field("status"),
+            field("auth"),
+            field("request_id"),
+        );
+    }
+    let mut line = record.args().to_string();
+    for (key, value) in &fields.0 {
+        line.push_str(&format!(" {key}={value}"));
+    }
+    line
+}
+
+/// The target of the one access line per request.
+const ACCESS_TARGET: &str = "access";
+
+#[derive(Default)]
+struct TextFields(Vec<(String, String)>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for TextFields {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        self.0.push((key.as_str().to_owned(), value.to_string()));
+        Ok(())
+    }
 }
 
 struct JsonFields<'a>(&'a mut Map<String, Value>);
@@ -204,8 +264,10 @@ where
                 log::Level::Info
             };
             let latency_ms = latency.as_secs_f64() * 1000.0;
+            // The facts are fields only; each format renders them once
+            // (see `text_line`), so the message is just what the line is.
             log::log!(
-                target: "access",
+                target: ACCESS_TARGET,
                 level,
                 request_id = &*id,
                 method = method,
@@ -213,8 +275,7 @@ where
                 status = status,
                 latency_ms = latency_ms,
                 auth = auth.unwrap_or("-");
-                "{method} {route} {status} {latency_ms:.2}ms auth={}",
-                auth.unwrap_or("-")
+                "request"
             );
             Ok(response)
         })
@@ -236,4 +297,42 @@ fn auth_outcome<B>(response: &ServiceResponse<B>) -> Option<&'static str> {
         .extensions()
         .get::<Authenticated>()
         .map(|_| "ok")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_access_line_says_each_fact_once() {
+        let kvs: [(&str, log::kv::Value<'_>); 6] = [
+            ("request_id", "r-1".into()),
+            ("method", "GET".into()),
+            ("route", "/api/private".into()),
+            ("status", 200u16.into()),
+            ("latency_ms", 1.234_f64.into()),
+            ("auth", "ok".into()),
+        ];
+        let record = log::Record::builder()
+            .target(ACCESS_TARGET)
+            .args(format_args!("request"))
+            .key_values(&kvs)
+            .build();
+        let line = text_line(&record);
+        assert_eq!(line, "GET /api/private 200 1.23ms auth=ok id=r-1");
+        for fact in ["GET", "/api/private", "200", "r-1", "ok"] {
+            assert_eq!(line.matches(fact).count(), 1, "{fact} once in {line:?}");
+        }
+    }
+
+    #[test]
+    fn other_text_lines_keep_their_message_and_fields() {
+        let kvs: [(&str, log::kv::Value<'_>); 1] = [("issuer", "https://t/".into())];
+        let record = log::Record::builder()
+            .target("auth")
+            .args(format_args!("keys loaded"))
+            .key_values(&kvs)
+            .build();
+        assert_eq!(text_line(&record), "keys loaded issuer=https://t/");
+    }
 }

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::io;
 use std::net::IpAddr;
+
+use ipnet::IpNet;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -232,32 +234,10 @@ impl fmt::Debug for ProxyUrl {
 }
 
 /// `%XX` escapes in URL userinfo, decoded to bytes; anything malformed is
-/// kept as written.
+/// kept as written (the `percent-encoding` crate's behaviour, which the
+/// `url` crate already brings in).
 fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        let escaped = if byte == b'%' {
-            bytes
-                .get(i + 1..i + 3)
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        } else {
-            None
-        };
-        match escaped {
-            Some(decoded) => {
-                out.push(decoded);
-                i += 3;
-            }
-            None => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    out
+    percent_encoding::percent_decode_str(text).collect()
 }
 
 /// The `NO_PROXY` list, curl-style: comma-separated entries, each a host
@@ -284,8 +264,8 @@ enum Pattern {
     Domain(String),
     /// One address.
     Ip(IpAddr),
-    /// A CIDR range: network address and prefix length.
-    Net(IpAddr, u8),
+    /// A CIDR range.
+    Net(IpNet),
 }
 
 impl NoProxy {
@@ -317,7 +297,7 @@ impl NoProxy {
         self.rules.iter().any(|rule| {
             let host_matches = match (&rule.pattern, ip) {
                 (Pattern::Ip(listed), Some(ip)) => *listed == ip,
-                (Pattern::Net(network, bits), Some(ip)) => in_network(ip, *network, *bits),
+                (Pattern::Net(network), Some(ip)) => network.contains(&ip),
                 (Pattern::Domain(domain), None) => {
                     host == *domain
                         || host
@@ -340,14 +320,9 @@ impl Rule {
     /// One lowercase, trimmed entry other than `*`.
     fn parse(entry: &str) -> Option<Self> {
         let (host, port) = split_port(entry)?;
-        let pattern = if let Some((address, bits)) = host.split_once('/') {
-            let address: IpAddr = address.parse().ok()?;
-            let bits: u8 = bits.parse().ok()?;
-            let max = if address.is_ipv4() { 32 } else { 128 };
-            if bits > max {
-                return None;
-            }
-            Pattern::Net(address, bits)
+        let pattern = if host.contains('/') {
+            // Host bits may be set (`10.1.2.3/8` means 10.0.0.0/8), as curl takes it.
+            Pattern::Net(host.parse().ok()?)
         } else if let Ok(ip) = host.parse::<IpAddr>() {
             Pattern::Ip(ip)
         } else {
@@ -381,20 +356,6 @@ fn split_port(entry: &str) -> Option<(&str, Option<u16>)> {
     match entry.split_once(':') {
         Some((host, port)) if !port.contains(':') => Some((host, Some(port.parse().ok()?))),
         _ => Some((entry, None)),
-    }
-}
-
-fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
-    match (ip, network) {
-        (IpAddr::V4(ip), IpAddr::V4(network)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
-            u32::from(ip) & mask == u32::from(network) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(network)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
-            u128::from(ip) & mask == u128::from(network) & mask
-        }
-        _ => false,
     }
 }
 

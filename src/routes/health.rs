@@ -8,6 +8,8 @@ use crate::metrics::Metrics;
 use crate::startup::ShutdownState;
 
 /// `GET /healthz`: the process serves. No dependencies.
+#[utoipa::path(get, path = "/healthz",
+    responses((status = 200, description = "The process serves", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -16,6 +18,9 @@ pub async fn healthz() -> HttpResponse {
 /// and fresh enough, and shutdown has not started; 503 with the reason
 /// otherwise. Each issuer's state is listed under `issuers`, in the
 /// configured order.
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "Ready to serve", body = Ready),
+    (status = 503, description = "Not ready, and why", body = NotReady)))]
 pub async fn readyz(
     auth: web::Data<Authenticator>,
     shutdown: web::Data<ShutdownState>,
@@ -126,6 +131,9 @@ fn issuer_entry(readiness: &Readiness) -> Value {
 }
 
 /// `GET /metrics`: Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", responses((status = 200,
+    description = "Prometheus text exposition format 0.0.4",
+    content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
 pub async fn metrics(metrics: web::Data<Metrics>, auth: web::Data<Authenticator>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -137,6 +145,57 @@ pub async fn metrics(metrics: web::Data<Metrics>, auth: web::Data<Authenticator>
                     .map(|d| d.replay_store().stats()),
             ),
         )
+}
+
+// The bodies above, described for the OpenAPI document (`/openapi.json`).
+
+/// The body of `GET /healthz`.
+#[derive(utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(pattern = "^ok$")]
+    pub status: String,
+}
+
+/// The body of `GET /readyz` when ready.
+#[derive(utoipa::ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    #[schema(pattern = "^ready$")]
+    pub status: String,
+    /// Seconds since the oldest issuer's signing keys were fetched.
+    pub key_set_age_secs: Option<u64>,
+    /// While still serving: what is wrong (an issuer down, keys ageing), in words.
+    pub degraded: Option<String>,
+    /// Each configured issuer, in the configured order, without its URL.
+    pub issuers: Vec<IssuerReadiness>,
+}
+
+/// One issuer's part of `GET /readyz`.
+#[derive(utoipa::ToSchema)]
+pub struct IssuerReadiness {
+    /// Its keys are loaded and fresh enough.
+    pub ready: bool,
+    /// Seconds since its signing keys were fetched, when they have been.
+    pub key_set_age_secs: Option<u64>,
+    /// Why it is not ready, in words.
+    pub reason: Option<String>,
+    /// Why its keys are ageing while it still serves, in words.
+    pub degraded: Option<String>,
+}
+
+/// The body of `GET /readyz` when not ready.
+#[derive(utoipa::ToSchema)]
+pub struct NotReady {
+    /// Always `not_ready`.
+    #[schema(pattern = "^not_ready$")]
+    pub status: String,
+    /// Why, in words; never a URL or upstream error text.
+    pub reason: String,
+    /// Seconds since the oldest issuer's signing keys were fetched.
+    pub key_set_age_secs: Option<u64>,
+    /// Each configured issuer, in the configured order, without its URL.
+    pub issuers: Vec<IssuerReadiness>,
 }
 
 #[cfg(test)]

@@ -1,33 +1,66 @@
 //! The quickstart's endpoints, with its exact response bodies.
 
+use std::collections::BTreeMap;
+
 use actix_web::HttpResponse;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 
-/// A body with a message only. Typed bodies serialise straight into the
-/// response buffer, without building a JSON map first.
-#[derive(Serialize)]
-struct Notice {
+/// A body with a message only.
+// Typed bodies serialise straight into the response buffer, without
+// building a JSON map first.
+#[derive(Serialize, ToSchema)]
+pub struct Notice {
+    /// A fixed greeting.
     message: &'static str,
 }
 
 /// A body with a message and the caller's `sub` (`null` when the token has none).
-#[derive(Serialize)]
-struct UserMessage<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct UserMessage<'a> {
+    /// A fixed greeting.
     message: &'static str,
+    /// The token's `sub` claim, or `null` when it has none.
+    #[schema(required = true)]
     user_id: Option<&'a str>,
 }
 
-/// `GET /api/public`: no token needed.
+/// The body of `GET /api/profile`: claims passed on exactly as the token
+/// has them.
+#[derive(Serialize, ToSchema)]
+pub struct Profile<'a> {
+    /// The token's `sub` claim, or `null` when it has none.
+    #[schema(required = true)]
+    user_id: Option<&'a str>,
+    /// The token's `email` claim as it is (any JSON value), or `null`.
+    #[schema(value_type = Value)]
+    email: Option<&'a Value>,
+    /// The token's `permissions`, then any `scope` entries not already listed.
+    permissions: Vec<&'a str>,
+    /// The token's namespaced custom claims (names that are URLs), untouched.
+    #[schema(value_type = BTreeMap<String, Value>)]
+    custom_claims: BTreeMap<&'a str, &'a Value>,
+}
+
+/// Public message
+///
+/// No token needed.
+#[utoipa::path(get, path = "/api/public",
+    responses((status = 200, description = "The public greeting", body = Notice)))]
 pub async fn public() -> HttpResponse {
     HttpResponse::Ok().json(Notice {
         message: "Hello from a public endpoint! You don't need to be authenticated to see this.",
     })
 }
 
-/// `GET /api/private`: any valid access token; `user_id` is the token's `sub`.
+/// Private message
+///
+/// Any valid access token; `user_id` is the token's `sub`.
+#[utoipa::path(get, path = "/api/private",
+    responses((status = 200, description = "The private greeting", body = UserMessage)))]
 pub async fn private(auth: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(UserMessage {
         message: "Hello from a private endpoint! You need to be authenticated to see this.",
@@ -35,7 +68,11 @@ pub async fn private(auth: Authenticated) -> HttpResponse {
     })
 }
 
-/// `GET /api/private-scoped`: needs `read:messages`.
+/// Private message that needs a permission
+///
+/// Needs a token granting `read:messages` (in `scope` or `permissions`).
+#[utoipa::path(get, path = "/api/private-scoped",
+    responses((status = 200, description = "The scoped greeting", body = UserMessage)))]
 pub async fn private_scoped(auth: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(UserMessage {
         message: "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.",
@@ -43,7 +80,11 @@ pub async fn private_scoped(auth: Authenticated) -> HttpResponse {
     })
 }
 
-/// `GET /api/protected`: protected, and the handler never sees the claims.
+/// Protected message
+///
+/// Any valid access token; the handler never sees the claims.
+#[utoipa::path(get, path = "/api/protected",
+    responses((status = 200, description = "The protected greeting", body = Notice)))]
 pub async fn protected() -> HttpResponse {
     HttpResponse::Ok().json(Notice {
         message:
@@ -51,8 +92,12 @@ pub async fn protected() -> HttpResponse {
     })
 }
 
-/// `GET /api/profile`: who the token says the caller is, with its
-/// permissions and namespaced custom claims, untouched.
+/// The caller's profile
+///
+/// Who the token says the caller is, with its permissions and namespaced
+/// custom claims, untouched. Any valid access token.
+#[utoipa::path(get, path = "/api/profile",
+    responses((status = 200, description = "The token's identity and claims", body = Profile)))]
 pub async fn profile(auth: Authenticated) -> HttpResponse {
     let claims = &auth.claims;
     let mut permissions: Vec<&str> = claims.permissions.iter().map(String::as_str).collect();
@@ -61,14 +106,10 @@ pub async fn profile(auth: Authenticated) -> HttpResponse {
             permissions.push(scope);
         }
     }
-    let custom: Map<String, Value> = claims
-        .custom()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    HttpResponse::Ok().json(json!({
-        "user_id": claims.sub,
-        "email": claims.get("email").cloned().unwrap_or(Value::Null),
-        "permissions": permissions,
-        "custom_claims": custom,
-    }))
+    HttpResponse::Ok().json(Profile {
+        user_id: claims.sub.as_deref(),
+        email: claims.get("email"),
+        permissions,
+        custom_claims: claims.custom().map(|(k, v)| (k.as_str(), v)).collect(),
+    })
 }

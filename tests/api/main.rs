@@ -3,6 +3,7 @@
 
 mod cli;
 mod cors;
+mod docs;
 mod dpop;
 mod errors;
 mod helpers;

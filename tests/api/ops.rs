@@ -424,6 +424,10 @@ async fn logs_are_json_lines_and_never_hold_a_token() {
         }
         if entry["target"] == "access" {
             access += 1;
+            assert_eq!(
+                entry["message"], "request",
+                "the facts are fields, not repeated in the message: {line}"
+            );
             for field in [
                 "request_id",
                 "method",

@@ -35,7 +35,9 @@ pub fn normalize(url: &str) -> Option<String> {
 
 /// RFC 3986 §6.2.2.1-2: percent-encoded unreserved characters are decoded,
 /// every other escape is upper-cased. The parser already escaped anything
-/// outside ASCII, so the path is ASCII here.
+/// outside ASCII, so the path is ASCII here. Hand-written because
+/// `percent-encoding` decodes every escape, and decoding `%2F` or `%3F`
+/// would change what the path means rather than normalise it.
 fn push_normalized_path(out: &mut String, path: &str) {
     let bytes = path.as_bytes();
     let mut i = 0;
