@@ -4,7 +4,9 @@
 mod cli;
 mod cors;
 mod dpop;
+mod error_bodies;
 mod errors;
+mod guards;
 mod helpers;
 mod key_cache;
 mod ops;
