@@ -45,7 +45,7 @@ pub struct Claims {
     raw: OnceLock<Map<String, Value>>,
     /// The claims read as callers' own types, each built the first time it
     /// is asked for and kept with the verified token, like `raw`.
-    typed: TypedClaims,
+    typed: Readings,
 }
 
 /// The token's claims did not fit the caller's type in [`Claims::typed`] or
@@ -66,9 +66,9 @@ const TYPED_PER_TOKEN: usize = 8;
 
 /// The claims read as callers' types, keyed by type.
 #[derive(Default)]
-struct TypedClaims(RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
+struct Readings(RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
 
-impl TypedClaims {
+impl Readings {
     fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         let id = TypeId::of::<T>();
         let entries = self.0.read().ok()?;
@@ -87,17 +87,17 @@ impl TypedClaims {
     }
 }
 
-impl Clone for TypedClaims {
+impl Clone for Readings {
     fn clone(&self) -> Self {
         let entries = self.0.read().map(|e| e.clone()).unwrap_or_default();
         Self(RwLock::new(entries))
     }
 }
 
-impl fmt::Debug for TypedClaims {
+impl fmt::Debug for Readings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kept = self.0.read().map_or(0, |e| e.len());
-        write!(f, "TypedClaims({kept} types)")
+        write!(f, "Readings({kept} types)")
     }
 }
 
@@ -214,7 +214,7 @@ impl Claims {
             jti: claim(c.jti, "jti")?,
             payload: payload.into(),
             raw: OnceLock::new(),
-            typed: TypedClaims::default(),
+            typed: Readings::default(),
         })
     }
 
