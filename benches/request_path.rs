@@ -15,7 +15,8 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web, App};
 use auth0_actix_api::auth::keys::KeySet;
 use auth0_actix_api::auth::{
-    Algorithm, Authenticator, DpopPolicy, DpopVerifier, KeyCache, KeyCachePolicy, ValidationPolicy,
+    authentication, authentication_optional, Algorithm, Authenticated, Authenticator, DpopPolicy,
+    DpopVerifier, KeyCache, KeyCachePolicy, MaybeAuthenticated, RequireRoles, ValidationPolicy,
     Validator,
 };
 use auth0_actix_api::issuer::sign_compact;
@@ -48,12 +49,39 @@ fn now() -> i64 {
 }
 
 fn authenticator(jwks: &str, verified_cache: usize) -> web::Data<Authenticator> {
+    web::Data::new(plain_authenticator(jwks, verified_cache))
+}
+
+fn plain_authenticator(jwks: &str, verified_cache: usize) -> Authenticator {
     let (set, _) = KeySet::from_jwks(jwks.as_bytes(), &[Algorithm::RS256]).expect("jwks");
     let keys = KeyCache::with_keys(KeyCachePolicy::new(ISSUER), set);
     let mut policy = ValidationPolicy::new(ISSUER, vec![AUDIENCE.into()]);
     policy.verified_cache_entries = verified_cache;
     let dpop = DpopVerifier::new(DpopPolicy::default()).expect("dpop");
-    web::Data::new(Authenticator::new(Validator::new(policy, keys), "api").with_dpop(dpop))
+    Authenticator::new(Validator::new(policy, keys), "api").with_dpop(dpop)
+}
+
+const ROLES: &str = "https://example.com/roles";
+
+/// Routes beside the service's: a role guard and optional authentication.
+fn library_routes(cfg: &mut web::ServiceConfig) {
+    async fn who(who: Authenticated) -> actix_web::HttpResponse {
+        actix_web::HttpResponse::Ok().json(who.claims.sub.as_deref())
+    }
+    async fn maybe(who: MaybeAuthenticated) -> actix_web::HttpResponse {
+        actix_web::HttpResponse::Ok().json(who.0.is_some())
+    }
+    cfg.service(
+        web::resource("/lib/admin")
+            .wrap(RequireRoles::any(ROLES, ["admin"]))
+            .wrap(authentication())
+            .route(web::get().to(who)),
+    )
+    .service(
+        web::resource("/lib/feed")
+            .wrap(authentication_optional())
+            .route(web::get().to(maybe)),
+    );
 }
 
 fn benches(c: &mut Criterion) {
@@ -75,6 +103,16 @@ fn benches(c: &mut Criterion) {
         .expect("sign")
     };
     let valid = token("user", "read:messages");
+    let admin = {
+        let claims = json!({"iss": ISSUER, "sub": "admin", "aud": AUDIENCE, "iat": now(),
+                            "exp": now() + 3600, ROLES: ["admin"]});
+        sign_compact(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": "k1"}),
+            &claims,
+            &signer,
+        )
+        .expect("sign")
+    };
     let no_scope = token("user", "openid");
     let distinct: Vec<String> = (0..1000)
         .map(|i| token(&format!("user-{i}"), "read:messages"))
@@ -93,16 +131,25 @@ fn benches(c: &mut Criterion) {
                 .wrap(RequestTelemetry::new(metrics.clone().into_inner()))
                 .app_data(auth)
                 .app_data(metrics)
-                .configure(api_routes),
+                .configure(api_routes)
+                .configure(library_routes),
         )
     };
     let cached = system.block_on(app(authenticator(&jwks, 10_000)));
     let uncached = system.block_on(app(authenticator(&jwks, 0)));
+    // The same routes answering refusals with an app's own body.
+    let custom = system.block_on(app(web::Data::new(
+        plain_authenticator(&jwks, 10_000).with_error_body(|refusal| {
+            json!({"error": "authentication_failed", "message": refusal.description,
+                   "details": refusal.error})
+        }),
+    )));
 
     // Header values are built once, so the bench measures the service, not
     // the formatting and validation of a 1 KB test header.
     let bearer = |token: &str| HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
     let valid = bearer(&valid);
+    let admin = bearer(&admin);
     let no_scope = bearer(&no_scope);
     let forged = bearer(&forged);
     let garbage = bearer("garbage.garbage.garbage");
@@ -208,6 +255,22 @@ fn benches(c: &mut Criterion) {
             StatusCode::UNAUTHORIZED
         )
     };
+    let custom_scoped = || {
+        get!(
+            custom,
+            "/api/private-scoped",
+            Some(&no_scope),
+            StatusCode::FORBIDDEN
+        )
+    };
+    let custom_missing = || {
+        get!(
+            custom,
+            "/api/private",
+            None::<&HeaderValue>,
+            StatusCode::UNAUTHORIZED
+        )
+    };
     let pairs: [(&str, &dyn Fn()); 3] = [
         ("scope refused (403) / repeated valid token", &scoped),
         ("no token (401) / repeated valid token", &missing),
@@ -215,6 +278,23 @@ fn benches(c: &mut Criterion) {
     ];
     for (name, refusal) in pairs {
         let ratio = paired_ratio(refusal, &mut repeated, 2_000);
+        println!("  {name}: {ratio:.2}");
+    }
+    // A custom body's refusals beside a valid request to the same app, so
+    // both halves of each pair run through the same service tree.
+    let mut custom_repeated = || get!(custom, "/api/private", Some(&valid), StatusCode::OK);
+    let pairs: [(&str, &dyn Fn()); 2] = [
+        (
+            "custom body: scope refused (403) / repeated valid token",
+            &custom_scoped,
+        ),
+        (
+            "custom body: no token (401) / repeated valid token",
+            &custom_missing,
+        ),
+    ];
+    for (name, refusal) in pairs {
+        let ratio = paired_ratio(refusal, &mut custom_repeated, 2_000);
         println!("  {name}: {ratio:.2}");
     }
     let mut j = 0;
@@ -245,7 +325,7 @@ fn benches(c: &mut Criterion) {
     // Counted, not timed, so the machine's drift cannot move these.
     println!("\nheap allocations per request, in process:");
     let mut k = 0;
-    let counts: [(&str, &mut dyn FnMut()); 7] = [
+    let counts: [(&str, &mut dyn FnMut()); 15] = [
         ("/api/public", &mut || {
             get!(cached, "/api/public", None::<&HeaderValue>, StatusCode::OK)
         }),
@@ -253,6 +333,10 @@ fn benches(c: &mut Criterion) {
             get!(cached, "/api/public", Some(&valid), StatusCode::OK)
         }),
         ("/api/private, repeated token", &mut repeated),
+        (
+            "/api/private-scoped, repeated token with the permission",
+            &mut || get!(cached, "/api/private-scoped", Some(&valid), StatusCode::OK),
+        ),
         ("/api/private-scoped without the permission", &mut || {
             scoped()
         }),
@@ -261,6 +345,45 @@ fn benches(c: &mut Criterion) {
         ("/api/private, distinct tokens, uncached", &mut || {
             k = (k + 1) % distinct.len();
             get!(uncached, "/api/private", Some(&distinct[k]), StatusCode::OK)
+        }),
+        (
+            "custom body: /api/private-scoped without the permission",
+            &mut || {
+                get!(
+                    custom,
+                    "/api/private-scoped",
+                    Some(&no_scope),
+                    StatusCode::FORBIDDEN
+                )
+            },
+        ),
+        ("custom body: /api/private, no token", &mut || {
+            get!(
+                custom,
+                "/api/private",
+                None::<&HeaderValue>,
+                StatusCode::UNAUTHORIZED
+            )
+        }),
+        ("custom body: /api/private, garbage token", &mut || {
+            get!(
+                custom,
+                "/api/private",
+                Some(&garbage),
+                StatusCode::UNAUTHORIZED
+            )
+        }),
+        ("role guard, repeated token with the role", &mut || {
+            get!(cached, "/lib/admin", Some(&admin), StatusCode::OK)
+        }),
+        ("role guard, repeated token without the role", &mut || {
+            get!(cached, "/lib/admin", Some(&valid), StatusCode::FORBIDDEN)
+        }),
+        ("optional authentication, no token", &mut || {
+            get!(cached, "/lib/feed", None::<&HeaderValue>, StatusCode::OK)
+        }),
+        ("optional authentication, repeated token", &mut || {
+            get!(cached, "/lib/feed", Some(&valid), StatusCode::OK)
         }),
     ];
     for (name, request) in counts {

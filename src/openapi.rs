@@ -323,14 +323,23 @@ mod tests {
             },
             AuthError::InsufficientScope {
                 required: Arc::from("read:messages"),
-                challenge,
+                needs: Arc::from("read:messages"),
+                challenge: challenge.clone(),
+            },
+            AuthError::ClaimCheckFailed {
+                check: crate::auth::ClaimCheck::Roles,
+                claim: Arc::from("https://example.com/roles"),
+                mismatch: crate::auth::ClaimMismatch::Value,
+                challenge: challenge.clone(),
             },
             AuthError::KeysUnavailable {
                 retry_after_secs: 1,
+                challenge: challenge.clone(),
             },
             AuthError::ReplayStoreUnavailable {
                 reason: crate::auth::ReplayStoreError::Unavailable,
                 retry_after_secs: 1,
+                challenge,
             },
         ];
         for error in &all {
@@ -341,6 +350,7 @@ mod tests {
                 | AuthError::InvalidProof { .. }
                 | AuthError::UseDpopNonce { .. }
                 | AuthError::InsufficientScope { .. }
+                | AuthError::ClaimCheckFailed { .. }
                 | AuthError::KeysUnavailable { .. }
                 | AuthError::ReplayStoreUnavailable { .. } => {}
             }

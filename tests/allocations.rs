@@ -8,13 +8,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth0_actix_api::auth::keys::KeySet;
 use auth0_actix_api::auth::{
-    Algorithm, Claims, KeyCache, KeyCachePolicy, Rejection, ValidationPolicy, Validator,
+    any_of, Algorithm, Claims, KeyCache, KeyCachePolicy, Rejection, RequireClaim, RequireRoles,
+    RequireScopes, ValidationPolicy, Validator,
 };
 use auth0_actix_api::issuer::sign_compact;
 use futures_util::FutureExt;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::KeyPair;
 use josekit::jws::RS256;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 #[path = "../benches/support/allocations.rs"]
@@ -74,4 +76,45 @@ fn a_repeated_token_is_validated_without_allocating() {
     let (outcome, allocations) = counted(|| validate(&validator, &fresh));
     assert_eq!(outcome.unwrap().sub.as_deref(), Some("user-2"));
     assert!(allocations > 0, "a new token allocates ({allocations})");
+}
+
+#[test]
+fn guards_and_typed_claims_on_a_remembered_token_allocate_nothing() {
+    #[derive(Deserialize)]
+    struct Custom {
+        #[serde(rename = "https://example.com/roles")]
+        roles: Vec<String>,
+        #[serde(rename = "https://example.com/org")]
+        org: String,
+    }
+    let claims = Claims::from_payload(
+        json!({"iss": ISSUER, "aud": AUDIENCE, "iat": 1, "exp": 2, "scope": "read:a",
+               "permissions": ["write:a"], "https://example.com/roles": ["admin"],
+               "https://example.com/org": "acme"})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let scopes = RequireScopes::new(any_of(["admin:a", "write:a"]));
+    let roles = RequireRoles::any("https://example.com/roles", ["editor", "admin"]);
+    let org = RequireClaim::equals("https://example.com/org", "acme");
+
+    // The first reads build what the verified token keeps: the claims map
+    // and the typed value.
+    let (first, allocations) = counted(|| claims.typed::<Custom>().unwrap());
+    assert!(allocations > 0, "the first read allocates ({allocations})");
+    assert!(roles.is_satisfied_by(&claims) && org.is_satisfied_by(&claims));
+
+    // Every later request with the same token finds them.
+    let (again, allocations) = counted(|| claims.typed::<Custom>().unwrap());
+    assert!(Arc::ptr_eq(&first, &again), "the kept value");
+    assert_eq!((again.roles.len(), again.org.as_str()), (1, "acme"));
+    assert_eq!(allocations, 0, "a kept typed read allocates nothing");
+    let (passed, allocations) = counted(|| {
+        scopes.is_satisfied_by(&claims)
+            && roles.is_satisfied_by(&claims)
+            && org.is_satisfied_by(&claims)
+    });
+    assert!(passed);
+    assert_eq!(allocations, 0, "checking guards allocates nothing");
 }

@@ -7,7 +7,7 @@
 use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use auth0_actix_api::auth::dpop::htu::normalize;
 use auth0_actix_api::auth::scheme::{parse_credentials, HeaderError, Scheme, DPOP};
-use auth0_actix_api::auth::{Claims, DpopMode, RequireScopes, TokenError};
+use auth0_actix_api::auth::{Claims, DpopMode, RequireScopes, Requirement, TokenError};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -268,8 +268,38 @@ proptest! {
             prop_assert!(requirement.is_ok());
             let requirement = requirement.unwrap();
             prop_assert!(requirement.is_satisfied_by(&claims));
-            prop_assert_eq!(requirement.scope().split(' ').collect::<Vec<_>>(), reversed.iter().map(String::as_str).collect::<Vec<_>>());
+            // The challenge's scope lists each permission once, in the order written.
+            let mut once: Vec<&str> = Vec::new();
+            for token in &reversed {
+                if !once.contains(&token.as_str()) {
+                    once.push(token);
+                }
+            }
+            prop_assert_eq!(requirement.scope().split(' ').collect::<Vec<_>>(), once);
         }
+    }
+
+    #[test]
+    fn a_nested_scope_guard_holds_as_its_structure_says_and_its_scope_always_suffices(
+        requirement in requirement_tree(),
+        granted in prop::collection::btree_set("[a-f]", 0..6),
+    ) {
+        let guard = RequireScopes::try_new(requirement.clone());
+        prop_assert!(guard.is_ok(), "{:?}", requirement);
+        let guard = guard.unwrap();
+        let with_scope = |scope: &str| {
+            let mut payload = base_claims();
+            payload["scope"] = json!(scope);
+            Claims::from_payload(payload.to_string().as_bytes()).unwrap()
+        };
+        let granted: Vec<String> = granted.into_iter().collect();
+        prop_assert_eq!(
+            guard.is_satisfied_by(&with_scope(&granted.join(" "))),
+            holds(&requirement, &granted),
+            "{:?} with {:?}", requirement, granted
+        );
+        // RFC 6750 §3: the challenge's scope is what would have sufficed.
+        prop_assert!(guard.is_satisfied_by(&with_scope(guard.scope())), "{:?}", requirement);
     }
 
     #[test]
@@ -281,6 +311,26 @@ proptest! {
         let permission = format!("{before}{blank}{after}");
         prop_assert!(RequireScopes::try_all([permission.clone()]).is_err());
         prop_assert!(RequireScopes::try_any([permission]).is_err());
+    }
+}
+
+/// Nested all-of / any-of requirements over a few permissions, no group empty.
+fn requirement_tree() -> impl Strategy<Value = Requirement> {
+    let leaf = "[a-f]".prop_map(Requirement::One);
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..4).prop_map(Requirement::All),
+            prop::collection::vec(inner, 1..4).prop_map(Requirement::Any),
+        ]
+    })
+}
+
+/// What a requirement means, written out independently of the guard.
+fn holds(requirement: &Requirement, granted: &[String]) -> bool {
+    match requirement {
+        Requirement::One(name) => granted.contains(name),
+        Requirement::All(group) => group.iter().all(|r| holds(r, granted)),
+        Requirement::Any(group) => group.iter().any(|r| holds(r, granted)),
     }
 }
 

@@ -1,14 +1,16 @@
 //! Typed access-token claims (RFC 7519 §4.1, RFC 9068 §2.2, Auth0 RBAC), with
 //! every registered claim type-checked and custom claims kept untouched.
 
-use std::sync::OnceLock;
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
-use super::error::TokenError;
+use super::error::{ClaimMismatch, TokenError};
 
 /// The verified claims of an access token, as handlers see them.
 #[derive(Debug, Clone)]
@@ -41,6 +43,62 @@ pub struct Claims {
     /// The payload as a map, built the first time a claim is read by name:
     /// most requests never do, and a verified token keeps it once built.
     raw: OnceLock<Map<String, Value>>,
+    /// The claims read as callers' own types, each built the first time it
+    /// is asked for and kept with the verified token, like `raw`.
+    typed: Readings,
+}
+
+/// The token's claims did not fit the caller's type in [`Claims::typed`] or
+/// [`Claims::deserialize`]. Deliberately without serde's message: it quotes
+/// the offending value, which is token content and must not reach a log or
+/// a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the token's claims do not fit {type_name}")]
+pub struct ClaimsShapeError {
+    /// The Rust type the claims were read as.
+    pub type_name: &'static str,
+}
+
+/// Types one verified token keeps its claims read as. A program asks for a
+/// handful of types at most; the bound only keeps a mistake (a type per
+/// request) from growing a cached token without end.
+const TYPED_PER_TOKEN: usize = 8;
+
+/// The claims read as callers' types, keyed by type.
+#[derive(Default)]
+struct Readings(RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
+
+impl Readings {
+    fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        let id = TypeId::of::<T>();
+        let entries = self.0.read().ok()?;
+        let (_, value) = entries.iter().find(|(t, _)| *t == id)?;
+        Arc::clone(value).downcast::<T>().ok()
+    }
+
+    fn keep<T: Send + Sync + 'static>(&self, value: &Arc<T>) {
+        let id = TypeId::of::<T>();
+        // A poisoned lock only costs the cache: the value is still returned.
+        if let Ok(mut entries) = self.0.write() {
+            if entries.len() < TYPED_PER_TOKEN && !entries.iter().any(|(t, _)| *t == id) {
+                entries.push((id, Arc::clone(value) as Arc<dyn Any + Send + Sync>));
+            }
+        }
+    }
+}
+
+impl Clone for Readings {
+    fn clone(&self) -> Self {
+        let entries = self.0.read().map(|e| e.clone()).unwrap_or_default();
+        Self(RwLock::new(entries))
+    }
+}
+
+impl fmt::Debug for Readings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept = self.0.read().map_or(0, |e| e.len());
+        write!(f, "Readings({kept} types)")
+    }
 }
 
 /// The registered claims, each kept as its raw JSON text so that its type is
@@ -156,6 +214,7 @@ impl Claims {
             jti: claim(c.jti, "jti")?,
             payload: payload.into(),
             raw: OnceLock::new(),
+            typed: Readings::default(),
         })
     }
 
@@ -178,6 +237,93 @@ impl Claims {
             .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
     }
 
+    /// The claims read as the caller's own type `T`, typically a struct of
+    /// the custom claims the app uses. Read once per verified token and
+    /// kept with it: a remembered token (the verified-token cache) hands
+    /// every later request the same `Arc<T>`, without parsing anything or
+    /// allocating. Fields `T` does not name are ignored, as serde does.
+    ///
+    /// ```
+    /// use auth0_actix_api::auth::Claims;
+    /// use serde::Deserialize;
+    /// use std::sync::Arc;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Custom {
+    ///     #[serde(rename = "https://example.com/roles", default)]
+    ///     roles: Vec<String>,
+    ///     #[serde(rename = "https://example.com/tenant")]
+    ///     tenant: Option<String>,
+    /// }
+    ///
+    /// let claims = Claims::from_payload(br#"{"iss":"i","aud":"a","exp":2,"iat":1,
+    ///     "https://example.com/roles":["admin"]}"#).unwrap();
+    /// let custom = claims.typed::<Custom>().unwrap();
+    /// assert_eq!(custom.roles, ["admin"]);
+    /// assert_eq!(custom.tenant, None);
+    /// // The second read is the first one's value.
+    /// assert!(Arc::ptr_eq(&custom, &claims.typed::<Custom>().unwrap()));
+    /// ```
+    ///
+    /// Claims that do not fit `T` (a missing field `T` requires, a claim of
+    /// another JSON type) are an error, tried again on each call.
+    pub fn typed<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+    ) -> Result<Arc<T>, ClaimsShapeError> {
+        if let Some(kept) = self.typed.get::<T>() {
+            return Ok(kept);
+        }
+        let value = Arc::new(self.deserialize::<T>()?);
+        self.typed.keep(&value);
+        Ok(value)
+    }
+
+    /// The claims read as `T` afresh, which may borrow from the payload the
+    /// claims keep (`&str` fields without escapes): for a one-off read, or a
+    /// type that is not `Send + Sync + 'static`. The token is not decoded
+    /// again; only the kept JSON text is read. [`Self::typed`] keeps the
+    /// result instead.
+    ///
+    /// ```
+    /// use auth0_actix_api::auth::Claims;
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Debug, Deserialize)]
+    /// struct Org<'a> {
+    ///     #[serde(rename = "https://example.com/org", borrow)]
+    ///     org: &'a str,
+    /// }
+    ///
+    /// let claims = Claims::from_payload(br#"{"iss":"i","aud":"a","exp":2,"iat":1,
+    ///     "https://example.com/org":"acme"}"#).unwrap();
+    /// assert_eq!(claims.deserialize::<Org>().unwrap().org, "acme");
+    /// // A claim of another type is an error that does not quote it.
+    /// let wrong = Claims::from_payload(br#"{"iss":"i","aud":"a","exp":2,"iat":1,
+    ///     "https://example.com/org":42}"#).unwrap();
+    /// assert!(!wrong.deserialize::<Org>().unwrap_err().to_string().contains("42"));
+    /// ```
+    pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ClaimsShapeError> {
+        serde_json::from_str(&self.payload).map_err(|_| ClaimsShapeError {
+            type_name: std::any::type_name::<T>(),
+        })
+    }
+
+    /// The role names in `claim` (an array of strings, or one string as one
+    /// role), for a handler that wants to show or branch on them; a guard
+    /// should use [`RequireRoles`](super::guards::RequireRoles). Auth0 puts
+    /// roles in a namespaced claim an Action adds, such as
+    /// `https://example.com/roles`.
+    pub fn roles(&self, claim: &str) -> Result<Vec<&str>, ClaimMismatch> {
+        match self.get(claim).ok_or(ClaimMismatch::Missing)? {
+            Value::String(role) => Ok(vec![role.as_str()]),
+            Value::Array(roles) => roles
+                .iter()
+                .map(|r| r.as_str().ok_or(ClaimMismatch::WrongType))
+                .collect(),
+            _ => Err(ClaimMismatch::WrongType),
+        }
+    }
+
     /// Namespaced custom claims (names that are URLs, as Auth0 requires for
     /// claims added by Actions), untouched.
     pub fn custom(&self) -> impl Iterator<Item = (&String, &Value)> {
@@ -188,7 +334,7 @@ impl Claims {
 }
 
 /// Equal when the typed claims and the payload are; whether the map of
-/// claims has been built yet does not count.
+/// claims, or any typed reading, has been built yet does not count.
 impl PartialEq for Claims {
     fn eq(&self, other: &Self) -> bool {
         self.sub == other.sub
@@ -453,6 +599,58 @@ mod tests {
         assert_eq!(c.get("https://app/tenant"), Some(&v["https://app/tenant"]));
         // Whether the map was built yet does not make two claims differ.
         assert_eq!(c, copy);
+    }
+
+    #[test]
+    fn typed_claims_are_read_once_per_type_and_shape_errors_quote_nothing() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        struct Org {
+            #[serde(rename = "https://app/org")]
+            org: String,
+        }
+        #[derive(Debug, Deserialize, PartialEq)]
+        struct Subject {
+            sub: String,
+        }
+        let mut v = with("sub", json!("u1"));
+        v["https://app/org"] = json!("acme");
+        let c = claims(v).unwrap();
+        let org = c.typed::<Org>().unwrap();
+        let subject = c.typed::<Subject>().unwrap();
+        assert_eq!(org.org, "acme");
+        assert_eq!(subject.sub, "u1");
+        assert!(
+            Arc::ptr_eq(&org, &c.typed::<Org>().unwrap()),
+            "kept per type"
+        );
+        assert!(Arc::ptr_eq(&subject, &c.typed::<Subject>().unwrap()));
+        // A copy keeps what was read, and still equals the original.
+        let copy = c.clone();
+        assert!(Arc::ptr_eq(&org, &copy.typed::<Org>().unwrap()));
+        assert_eq!(copy, c);
+
+        let wrong = claims(with("https://app/org", json!("not-a-list"))).unwrap();
+        #[derive(Debug, Deserialize)]
+        struct Listed {
+            #[serde(rename = "https://app/org")]
+            #[allow(dead_code)]
+            org: Vec<String>,
+        }
+        let error = wrong.typed::<Listed>().unwrap_err();
+        assert!(error.type_name.ends_with("Listed"), "{error}");
+        assert!(!error.to_string().contains("not-a-list"), "{error}");
+        assert!(wrong.typed::<Listed>().is_err(), "a failure is not kept");
+    }
+
+    #[test]
+    fn roles_are_a_string_list_or_one_string() {
+        let c = claims(with("https://app/roles", json!(["a", "b c"]))).unwrap();
+        assert_eq!(c.roles("https://app/roles"), Ok(vec!["a", "b c"]));
+        let c = claims(with("https://app/roles", json!("b c"))).unwrap();
+        assert_eq!(c.roles("https://app/roles"), Ok(vec!["b c"]));
+        let c = claims(with("https://app/roles", json!(["a", 1]))).unwrap();
+        assert_eq!(c.roles("https://app/roles"), Err(ClaimMismatch::WrongType));
+        assert_eq!(c.roles("https://app/other"), Err(ClaimMismatch::Missing));
     }
 
     #[test]

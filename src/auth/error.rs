@@ -13,6 +13,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use super::body::Refusal;
 use super::dpop::ReplayStoreError;
 use super::rendered::{rendered, Rendered};
 use super::scheme::{Challenge, DPOP_NONCE};
@@ -212,8 +213,57 @@ impl fmt::Display for ProofError {
     }
 }
 
+/// Which kind of claim requirement refused a request; the refusal's
+/// description says it, and its label names it in logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimCheck {
+    /// A claim must equal a value ([`RequireClaim::equals`](super::guards::RequireClaim::equals)).
+    Equals,
+    /// A claim must include values ([`RequireClaim::includes`](super::guards::RequireClaim::includes)).
+    Includes,
+    /// A named predicate over the claims ([`RequireClaim::check`](super::guards::RequireClaim::check)).
+    Predicate,
+    /// Roles read from a claim ([`RequireRoles`](super::guards::RequireRoles)).
+    Roles,
+    /// The claims must fit the handler's own type
+    /// ([`TypedClaims`](super::middleware::TypedClaims)).
+    Shape,
+}
+
+impl ClaimCheck {
+    /// Stable, bounded label used in logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Equals => "claim_equals",
+            Self::Includes => "claim_includes",
+            Self::Predicate => "claim_check",
+            Self::Roles => "roles",
+            Self::Shape => "claim_shape",
+        }
+    }
+}
+
+/// How a claim failed a check. Never carries the claim's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimMismatch {
+    /// The token has no such claim.
+    #[error("the claim is absent")]
+    Missing,
+    /// The claim has a JSON type the check cannot use (RFC 8259 §3).
+    #[error("the claim has an unexpected type")]
+    WrongType,
+    /// The claim is readable, but its value does not satisfy the check.
+    #[error("the claim's value does not satisfy the check")]
+    Value,
+}
+
 /// Every way an authenticated request can fail. One `ResponseError` impl
 /// decides status, challenge and body, so every route answers alike.
+///
+/// Each variant carries the [`Challenge`] of the app that refused, which
+/// also holds the app's [`ErrorBodyFormat`](super::body::ErrorBodyFormat)
+/// when it has one; status, `WWW-Authenticate` and `Cache-Control` never
+/// depend on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No credentials, or a scheme we do not support: 401 with a bare
@@ -257,10 +307,37 @@ pub enum AuthError {
         challenge: Challenge,
     },
     /// A valid token that lacks a required permission (RFC 6750 §3.1 `insufficient_scope`): 403.
-    #[error("insufficient scope, needs {required}")]
+    #[error("insufficient scope, needs {needs}")]
     InsufficientScope {
-        /// The space-delimited permissions the route needs.
+        /// The challenge's `scope` attribute (RFC 6750 §3): the
+        /// space-delimited permissions that would satisfy the route.
         required: Arc<str>,
+        /// The requirement in words (`(a or b) and c`), for the description.
+        needs: Arc<str>,
+        /// The challenge to send.
+        challenge: Challenge,
+    },
+    /// A valid token whose claims fail a claim or role requirement: 403
+    /// `insufficient_scope`, without a `scope` attribute since no scope
+    /// would help.
+    ///
+    /// RFC 6750 §3.1 defines `insufficient_scope` as "the request requires
+    /// higher privileges than provided by the access token", which is what
+    /// a missing role or a claim of the wrong value means. Auth0's Node SDK
+    /// answers such failures with 401 `invalid_token` instead, which tells
+    /// the client its token is expired, revoked or malformed (RFC 6750
+    /// §3.1): a client that believes it fetches a new token, gets the same
+    /// claims, and loops. A 403 says "this token is fine, and not enough".
+    /// The description names the kind of check and the claim (for a
+    /// predicate, only the kind), never a value from the token.
+    #[error("claim check failed: {} ({mismatch})", check.label())]
+    ClaimCheckFailed {
+        /// Which kind of check refused the request.
+        check: ClaimCheck,
+        /// The claim the check read, or a predicate's name (logged, never sent).
+        claim: Arc<str>,
+        /// How the claim failed.
+        mismatch: ClaimMismatch,
         /// The challenge to send.
         challenge: Challenge,
     },
@@ -270,6 +347,10 @@ pub enum AuthError {
     KeysUnavailable {
         /// Seconds after which a retry may succeed.
         retry_after_secs: u64,
+        /// The app's challenge. A 503 sends no `WWW-Authenticate` (this is
+        /// not a failure to authenticate); it is here for the app's body
+        /// format.
+        challenge: Challenge,
     },
     /// The DPoP replay store cannot record the proof (full, or not
     /// answering): 503 with `Retry-After`. It fails closed, since a proof
@@ -281,6 +362,9 @@ pub enum AuthError {
         reason: ReplayStoreError,
         /// Seconds after which a retry may succeed.
         retry_after_secs: u64,
+        /// The app's challenge, for its body format; not sent (see
+        /// [`Self::KeysUnavailable`]).
+        challenge: Challenge,
     },
 }
 
@@ -302,7 +386,7 @@ impl AuthError {
             Self::InvalidToken { .. } => "invalid_token",
             Self::InvalidProof { .. } => "invalid_dpop_proof",
             Self::UseDpopNonce { .. } => "use_dpop_nonce",
-            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::InsufficientScope { .. } | Self::ClaimCheckFailed { .. } => "insufficient_scope",
             Self::KeysUnavailable { .. } | Self::ReplayStoreUnavailable { .. } => {
                 "temporarily_unavailable"
             }
@@ -318,12 +402,31 @@ impl AuthError {
             Self::InvalidProof { reason, .. } => reason.label(),
             Self::UseDpopNonce { .. } => "dpop_nonce_required",
             Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::ClaimCheckFailed { check, .. } => check.label(),
             Self::KeysUnavailable { .. } => "keys_unavailable",
             Self::ReplayStoreUnavailable { reason, .. } => reason.label(),
         }
     }
 
-    fn description(&self) -> Cow<'static, str> {
+    /// The challenge of the app that refused the request.
+    pub fn challenge(&self) -> &Challenge {
+        match self {
+            Self::MissingCredentials { challenge }
+            | Self::InvalidRequest { challenge, .. }
+            | Self::InvalidToken { challenge, .. }
+            | Self::InvalidProof { challenge, .. }
+            | Self::UseDpopNonce { challenge, .. }
+            | Self::InsufficientScope { challenge, .. }
+            | Self::ClaimCheckFailed { challenge, .. }
+            | Self::KeysUnavailable { challenge, .. }
+            | Self::ReplayStoreUnavailable { challenge, .. } => challenge,
+        }
+    }
+
+    /// The short, safe description that goes in `error_description` and
+    /// the body: never a token, a claim value, a URL of ours or upstream
+    /// error text.
+    pub fn description(&self) -> Cow<'static, str> {
         match self {
             Self::MissingCredentials { .. } => {
                 "Authentication required: send an access token in the Authorization header".into()
@@ -333,10 +436,15 @@ impl AuthError {
             Self::InvalidProof { reason, .. } => reason.description(),
             // RFC 9449 §9's own wording.
             Self::UseDpopNonce { .. } => "Resource server requires nonce in DPoP proof".into(),
-            Self::InsufficientScope { required, .. } => {
-                format!("The access token lacks the permission this endpoint needs: {required}")
-                    .into()
+            Self::InsufficientScope { needs, .. } => {
+                format!("The access token lacks the permission this endpoint needs: {needs}").into()
             }
+            Self::ClaimCheckFailed {
+                check,
+                claim,
+                mismatch,
+                ..
+            } => claim_description(*check, claim, *mismatch),
             Self::KeysUnavailable { .. } => {
                 "The service cannot verify tokens right now; retry later".into()
             }
@@ -361,7 +469,11 @@ impl AuthError {
             Self::InsufficientScope {
                 challenge,
                 required,
+                ..
             } => Some(challenge.render_error(code, description, Some(required.as_ref()))),
+            Self::ClaimCheckFailed { challenge, .. } => {
+                Some(challenge.render_error(code, description, None))
+            }
             Self::KeysUnavailable { .. } | Self::ReplayStoreUnavailable { .. } => None,
         }
     }
@@ -372,16 +484,69 @@ impl AuthError {
         let challenge = self
             .challenge_header(&description)
             .and_then(|c| HeaderValue::try_from(c).ok());
-        let body = serde_json::to_vec(&ErrorBody {
-            error: self.code(),
-            error_description: &description,
-        })
-        // Two strings always serialise; the fallback only keeps this panic-free.
-        .unwrap_or_default();
+        let body = match self.challenge().body_format() {
+            Some(format) => format.render(&Refusal {
+                status: self.status_code(),
+                error: self.code(),
+                description: &description,
+                label: self.label(),
+                scope: match self {
+                    Self::InsufficientScope { required, .. } => Some(required),
+                    _ => None,
+                },
+            }),
+            None => serde_json::to_vec(&ErrorBody {
+                error: self.code(),
+                error_description: &description,
+            })
+            // Two strings always serialise; the fallback only keeps this panic-free.
+            .unwrap_or_default(),
+        };
         Rendered {
             challenge,
             body: Bytes::from(body),
         }
+    }
+}
+
+/// What a claim refusal says, by kind of check and how the claim failed.
+/// The claim's name is the app's configuration, safe to show and useful to
+/// the client's developer; a predicate's name stays in the logs, and a
+/// claim's value is never shown.
+fn claim_description(check: ClaimCheck, claim: &str, mismatch: ClaimMismatch) -> Cow<'static, str> {
+    match (check, mismatch) {
+        (ClaimCheck::Predicate, _) => {
+            "The access token's claims do not pass this endpoint's claim check".into()
+        }
+        (ClaimCheck::Shape, _) => {
+            "The access token's claims do not have the form this endpoint requires".into()
+        }
+        (ClaimCheck::Roles, ClaimMismatch::Missing) => {
+            format!("The access token has no roles claim ({claim}); this endpoint requires a role")
+                .into()
+        }
+        (ClaimCheck::Roles, ClaimMismatch::WrongType) => {
+            format!("The access token's roles claim ({claim}) is not a list of role names").into()
+        }
+        (ClaimCheck::Roles, ClaimMismatch::Value) => format!(
+            "The access token's roles ({claim}) do not include a role this endpoint requires"
+        )
+        .into(),
+        (_, ClaimMismatch::Missing) => {
+            format!("The access token has no {claim} claim, which this endpoint requires").into()
+        }
+        (_, ClaimMismatch::WrongType) => {
+            format!("The access token's {claim} claim has a type this endpoint does not accept")
+                .into()
+        }
+        (ClaimCheck::Equals, ClaimMismatch::Value) => format!(
+            "The access token's {claim} claim does not have the value this endpoint requires"
+        )
+        .into(),
+        (ClaimCheck::Includes, ClaimMismatch::Value) => format!(
+            "The access token's {claim} claim does not include the values this endpoint requires"
+        )
+        .into(),
     }
 }
 
@@ -393,7 +558,7 @@ impl ResponseError for AuthError {
             | Self::InvalidProof { .. }
             | Self::UseDpopNonce { .. } => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::InsufficientScope { .. } | Self::ClaimCheckFailed { .. } => StatusCode::FORBIDDEN,
             Self::KeysUnavailable { .. } | Self::ReplayStoreUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -414,7 +579,9 @@ impl ResponseError for AuthError {
         if let Some(value) = parts.challenge {
             response.insert_header((WWW_AUTHENTICATE, value));
         }
-        if let Self::KeysUnavailable { retry_after_secs }
+        if let Self::KeysUnavailable {
+            retry_after_secs, ..
+        }
         | Self::ReplayStoreUnavailable {
             retry_after_secs, ..
         } = self

@@ -1,23 +1,29 @@
 //! The `actix-web-httpauth` middleware that authenticates a request and puts
-//! its verified claims on it, and the extractor handlers use to read them.
+//! its verified claims on it, in a required and an optional mode, and the
+//! extractors handlers use to read them.
 
 use std::future::{ready, Ready};
+use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use actix_web_httpauth::middleware::HttpAuthentication;
 use futures_util::future::{Either, LocalBoxFuture};
+use serde::de::DeserializeOwned;
 
+use super::body::{ErrorBodyFormat, Refusal};
 use super::claims::Claims;
 use super::dpop::{DpopVerifier, ProofRequest, ReplayRefusal};
-use super::error::{AuthError, TokenError};
+use super::error::{AuthError, ClaimCheck, ClaimMismatch, TokenError};
 use super::policy::DpopMode;
-use super::scheme::{parse_credentials, Challenge, Credentials, HeaderError, Scheme, DPOP_NONCE};
+use super::scheme::{
+    parse_credentials, Challenge, Credentials, HeaderError, Scheme, DPOP, DPOP_NONCE,
+};
 use super::validator::{unix_now, CacheMiss, Rejection, Validator};
 
 /// `Retry-After` of a 503 from the replay store: a store that timed out is
@@ -27,11 +33,39 @@ const REPLAY_STORE_RETRY_AFTER_SECS: u64 = 1;
 
 /// Everything the middleware needs, built once and registered as
 /// `web::Data<Authenticator>` so every worker shares it.
+///
+/// ```no_run
+/// use actix_web::{web, App, HttpResponse, HttpServer};
+/// use auth0_actix_api::auth::{
+///     authentication, Authenticated, Authenticator, KeyCache, KeyCachePolicy,
+///     ValidationPolicy, Validator,
+/// };
+///
+/// # fn main() -> anyhow::Result<()> {
+/// let issuer = "https://dev-abc123.us.auth0.com/";
+/// // One key fetcher and one validator, shared by every worker.
+/// let keys = KeyCache::start(KeyCachePolicy::new(issuer))?;
+/// let validator = Validator::new(ValidationPolicy::new(issuer, vec!["https://my-api".into()]), keys);
+/// let auth = web::Data::new(Authenticator::new(validator, "api"));
+/// let server = HttpServer::new(move || {
+///     App::new().app_data(auth.clone()).service(
+///         web::resource("/api/private")
+///             .wrap(authentication())
+///             .route(web::get().to(|who: Authenticated| async move {
+///                 HttpResponse::Ok().json(who.claims.sub.clone())
+///             })),
+///     )
+/// });
+/// # let _ = server;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     validator: Validator,
     realm: Arc<str>,
     dpop: Option<Arc<DpopVerifier>>,
+    body: Option<ErrorBodyFormat>,
 }
 
 impl Authenticator {
@@ -42,7 +76,62 @@ impl Authenticator {
             validator,
             realm: realm.into(),
             dpop: None,
+            body: None,
         }
+    }
+
+    /// The same authenticator answering refusals (400, 401, 403 and 503,
+    /// from the middleware, the guards and the extractors) with the body
+    /// `format` builds, instead of `{"error", "error_description"}`. Status,
+    /// `WWW-Authenticate`, `Cache-Control: no-store` and `Retry-After` stay
+    /// as RFC 6750 §3 and RFC 9449 §7.1 have them. See [`ErrorBodyFormat`].
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use auth0_actix_api::auth::keys::KeySet;
+    /// use auth0_actix_api::auth::{
+    ///     authentication, Algorithm, Authenticator, KeyCache, KeyCachePolicy, ValidationPolicy, Validator,
+    /// };
+    /// use serde_json::json;
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let issuer = "https://tenant.example/";
+    /// // The public key of RFC 7517 Appendix A.1; no token here needs it.
+    /// let jwks = br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"1",
+    ///   "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+    /// let (keys, _) = KeySet::from_jwks(jwks, &[Algorithm::ES256]).unwrap();
+    /// let validator = Validator::new(
+    ///     ValidationPolicy::new(issuer, vec!["https://api".into()]),
+    ///     KeyCache::with_keys(KeyCachePolicy::new(issuer), keys),
+    /// );
+    /// let auth = Authenticator::new(validator, "api").with_error_body(|refusal| {
+    ///     json!({"error": "authentication_failed", "message": refusal.description, "details": refusal.error})
+    /// });
+    /// let app = test::init_service(App::new().app_data(web::Data::new(auth)).service(
+    ///     web::resource("/private").wrap(authentication()).to(HttpResponse::Ok),
+    /// ))
+    /// .await;
+    /// let response = test::call_service(&app, test::TestRequest::get().uri("/private").to_request()).await;
+    /// assert_eq!(response.status(), 401);
+    /// // The challenge is RFC 6750's, whatever the body says.
+    /// assert_eq!(response.headers().get("www-authenticate").unwrap(), r#"Bearer realm="api""#);
+    /// assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+    /// let body: serde_json::Value = test::read_body_json(response).await;
+    /// assert_eq!(body["error"], "authentication_failed");
+    /// assert_eq!(body["details"], "unauthorized");
+    /// # });
+    /// ```
+    pub fn with_error_body<F>(self, format: F) -> Self
+    where
+        F: Fn(&Refusal<'_>) -> serde_json::Value + Send + Sync + 'static,
+    {
+        self.with_error_body_format(ErrorBodyFormat::new(format))
+    }
+
+    /// [`Self::with_error_body`] with a format built already.
+    pub fn with_error_body_format(mut self, format: ErrorBodyFormat) -> Self {
+        self.body = Some(format);
+        self
     }
 
     /// The same authenticator accepting DPoP-bound tokens (RFC 9449) as
@@ -70,7 +159,10 @@ impl Authenticator {
     /// A challenge for a request that used `scheme`, offering every scheme
     /// the mode accepts.
     pub fn challenge(&self, scheme: Scheme) -> Challenge {
-        let challenge = Challenge::new(Arc::clone(&self.realm), scheme);
+        let mut challenge = Challenge::new(Arc::clone(&self.realm), scheme);
+        if let Some(format) = &self.body {
+            challenge = challenge.with_body_format(format.clone());
+        }
         match &self.dpop {
             Some(dpop) if dpop.mode().accepts_dpop() => {
                 challenge.with_dpop(dpop.algs(), dpop.mode().accepts_bearer())
@@ -135,6 +227,7 @@ impl Authenticator {
                         Rejection::Token(reason) => self.invalid_token(scheme, reason),
                         Rejection::KeysUnavailable(k) => AuthError::KeysUnavailable {
                             retry_after_secs: k.retry_after_secs,
+                            challenge: self.challenge(scheme),
                         },
                     })?;
                 if !self.needs_proof(scheme, &claims)? {
@@ -213,6 +306,7 @@ impl Authenticator {
                 ReplayRefusal::Store(reason) => AuthError::ReplayStoreUnavailable {
                     reason,
                     retry_after_secs: REPLAY_STORE_RETRY_AFTER_SECS,
+                    challenge: challenge(),
                 },
             })
     }
@@ -230,9 +324,16 @@ pub(crate) enum Step {
 }
 
 /// A request's verified identity, put on the request by the middleware.
+///
+/// As an extractor it answers 401 when the request has none: behind
+/// [`authentication()`] a handler always finds it, and anywhere else the
+/// caller is refused rather than treated as anonymous. For routes open to
+/// anonymous callers, see [`MaybeAuthenticated`].
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    /// The token's verified claims.
+    /// The token's verified claims. Custom claims can be read as the app's
+    /// own type with [`Claims::typed`] (or the [`TypedClaims`] extractor),
+    /// without decoding the token again.
     pub claims: Arc<Claims>,
     /// The scheme the client authenticated with.
     pub scheme: Scheme,
@@ -246,13 +347,169 @@ impl FromRequest for Authenticated {
     /// answers 401 rather than treating the caller as anonymous.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
-            req.extensions()
-                .get::<Authenticated>()
-                .cloned()
-                .ok_or_else(|| AuthError::MissingCredentials {
-                    challenge: challenge_for(req, None),
-                }),
+            authenticated(req).ok_or_else(|| AuthError::MissingCredentials {
+                challenge: challenge_for(req, None),
+            }),
         )
+    }
+}
+
+fn authenticated(req: &HttpRequest) -> Option<Authenticated> {
+    req.extensions().get::<Authenticated>().cloned()
+}
+
+/// Left on a request that [`authentication_optional()`] let through without
+/// credentials, so that [`MaybeAuthenticated`] can tell "anonymous" from
+/// "no authentication middleware on this route".
+#[derive(Debug, Clone, Copy)]
+struct Anonymous;
+
+/// The caller's identity on a route wrapped with
+/// [`authentication_optional()`]: `Some` for a caller with a valid token,
+/// `None` for one that sent no credentials at all. A caller whose
+/// credentials are bad never gets here: the middleware answers 401 (or 400)
+/// as on a protected route, so a broken token is never silently treated as
+/// anonymous.
+///
+/// Used on a route without either authentication middleware, it answers 500
+/// and logs why: that is a mistake in the route table, and answering
+/// "anonymous" would hide it while ignoring every token.
+///
+/// ```
+/// use actix_web::{test, web, App, HttpResponse};
+/// use auth0_actix_api::auth::keys::KeySet;
+/// use auth0_actix_api::auth::{
+///     authentication_optional, Algorithm, Authenticator, KeyCache, KeyCachePolicy,
+///     MaybeAuthenticated, ValidationPolicy, Validator,
+/// };
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let issuer = "https://tenant.example/";
+/// // The public key of RFC 7517 Appendix A.1; no token here needs it.
+/// let jwks = br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"1",
+///   "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+/// let (keys, _) = KeySet::from_jwks(jwks, &[Algorithm::ES256]).unwrap();
+/// let keys = KeyCache::with_keys(KeyCachePolicy::new(issuer), keys);
+/// let validator = Validator::new(ValidationPolicy::new(issuer, vec!["https://api".into()]), keys);
+/// let app = test::init_service(
+///     App::new()
+///         .app_data(web::Data::new(Authenticator::new(validator, "api")))
+///         .service(web::resource("/greeting").wrap(authentication_optional()).route(web::get().to(
+///             |who: MaybeAuthenticated| async move {
+///                 match who.0 {
+///                     Some(who) => HttpResponse::Ok().body(format!("hello {:?}", who.claims.sub)),
+///                     None => HttpResponse::Ok().body("hello stranger"),
+///                 }
+///             },
+///         ))),
+/// )
+/// .await;
+///
+/// // No credentials: the handler runs anonymously.
+/// let response = test::call_service(&app, test::TestRequest::get().uri("/greeting").to_request()).await;
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(test::read_body(response).await, "hello stranger");
+///
+/// // Bad credentials: 401, as on a protected route.
+/// let request = test::TestRequest::get()
+///     .uri("/greeting")
+///     .insert_header(("Authorization", "Bearer not-a-token"))
+///     .to_request();
+/// let response = test::call_service(&app, request).await;
+/// assert_eq!(response.status(), 401);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct MaybeAuthenticated(pub Option<Authenticated>);
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(authenticated) = authenticated(req) {
+            return ready(Ok(Self(Some(authenticated))));
+        }
+        if req.extensions().contains::<Anonymous>() {
+            return ready(Ok(Self(None)));
+        }
+        log::error!(
+            "MaybeAuthenticated is used on a route without authentication_optional() or authentication(); wrap the route with one"
+        );
+        ready(Err(actix_web::error::ErrorInternalServerError(
+            "authentication is not configured for this route",
+        )))
+    }
+}
+
+/// The verified token's claims read as the handler's own type `T` (see
+/// [`Claims::typed`]): read once per verified token, so a remembered token
+/// costs no parsing. Dereferences to `T`.
+///
+/// Without a verified identity this answers 401, like [`Authenticated`];
+/// when the claims do not fit `T` (a required claim missing, a claim of
+/// another type) it answers 403 `insufficient_scope`, since the token is
+/// valid but does not carry what this endpoint needs. Neither answer quotes
+/// the claims.
+///
+/// ```
+/// use auth0_actix_api::auth::TypedClaims;
+/// use actix_web::HttpResponse;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Tenant {
+///     #[serde(rename = "https://example.com/tenant")]
+///     tenant: String,
+/// }
+///
+/// async fn handler(claims: TypedClaims<Tenant>) -> HttpResponse {
+///     HttpResponse::Ok().body(format!("tenant {}", claims.tenant))
+/// }
+/// # let _ = actix_web::web::get().to(handler);
+/// ```
+#[derive(Debug)]
+pub struct TypedClaims<T>(pub Arc<T>);
+
+impl<T> Clone for TypedClaims<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Deref for TypedClaims<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> FromRequest for TypedClaims<T> {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, AuthError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let extensions = req.extensions();
+        let outcome = match extensions.get::<Authenticated>() {
+            None => Err(AuthError::MissingCredentials {
+                challenge: challenge_for(req, None),
+            }),
+            Some(authenticated) => authenticated
+                .claims
+                .typed::<T>()
+                .map(Self)
+                .map_err(|shape| {
+                    log::debug!("request refused: the claims do not fit {}", shape.type_name);
+                    AuthError::ClaimCheckFailed {
+                        check: ClaimCheck::Shape,
+                        claim: Arc::from(shape.type_name),
+                        mismatch: ClaimMismatch::WrongType,
+                        challenge: challenge_for(req, Some(authenticated.scheme)),
+                    }
+                }),
+        };
+        ready(outcome)
     }
 }
 
@@ -280,35 +537,71 @@ pub struct RequestCredentials {
     pub url: Option<String>,
 }
 
+impl RequestCredentials {
+    /// Reads the credentials of `req`, with what its proof is checked against.
+    fn read(req: &HttpRequest) -> Result<Self, HeaderError> {
+        let authenticator = req.app_data::<web::Data<Authenticator>>();
+        let mode = authenticator.map_or(DpopMode::Disabled, |a| a.mode());
+        parse_credentials(req.headers(), req.query_string(), mode).map(|credentials| {
+            let url = match (credentials.scheme, authenticator.and_then(|a| a.dpop())) {
+                (Scheme::DPoP, Some(dpop)) => dpop.request_url(req),
+                _ => None,
+            };
+            RequestCredentials {
+                credentials,
+                method: req.method().clone(),
+                url,
+            }
+        })
+    }
+}
+
+/// The refusal for credentials that cannot be used.
+fn header_refusal(req: &HttpRequest, error: HeaderError) -> AuthError {
+    match error {
+        HeaderError::Missing => AuthError::MissingCredentials {
+            challenge: challenge_for(req, None),
+        },
+        HeaderError::Malformed { reason, scheme } => AuthError::InvalidRequest {
+            reason,
+            challenge: challenge_for(req, scheme),
+        },
+    }
+}
+
 impl FromRequest for RequestCredentials {
     type Error = AuthError;
     type Future = Ready<Result<Self, AuthError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let authenticator = req.app_data::<web::Data<Authenticator>>();
-        let mode = authenticator.map_or(DpopMode::Disabled, |a| a.mode());
-        let outcome = parse_credentials(req.headers(), req.query_string(), mode)
-            .map(|credentials| {
-                let url = match (credentials.scheme, authenticator.and_then(|a| a.dpop())) {
-                    (Scheme::DPoP, Some(dpop)) => dpop.request_url(req),
-                    _ => None,
-                };
-                RequestCredentials {
-                    credentials,
-                    method: req.method().clone(),
-                    url,
-                }
-            })
-            .map_err(|e| match e {
-                HeaderError::Missing => AuthError::MissingCredentials {
-                    challenge: challenge_for(req, None),
-                },
-                HeaderError::Malformed { reason, scheme } => AuthError::InvalidRequest {
-                    reason,
-                    challenge: challenge_for(req, scheme),
-                },
-            });
-        ready(outcome)
+        ready(Self::read(req).map_err(|e| header_refusal(req, e)))
+    }
+}
+
+/// The credentials a request presents: `None` when it carries none at all
+/// (no `Authorization` header, no `DPoP` header, no token in the query), so
+/// that the optional mode can let it through; every other problem is the
+/// refusal the required mode gives. A header with a scheme we do not accept
+/// (`Basic`) is not "none": the client meant to authenticate, so it gets a
+/// 401 with the challenge rather than an anonymous answer.
+#[derive(Debug, Clone)]
+pub struct PresentedCredentials(pub Option<RequestCredentials>);
+
+impl FromRequest for PresentedCredentials {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, AuthError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match RequestCredentials::read(req) {
+            Ok(credentials) => Ok(Self(Some(credentials))),
+            Err(HeaderError::Missing)
+                if !req.headers().contains_key(AUTHORIZATION)
+                    && !req.headers().contains_key(DPOP) =>
+            {
+                Ok(Self(None))
+            }
+            Err(e) => Err(header_refusal(req, e)),
+        })
     }
 }
 
@@ -320,32 +613,86 @@ pub type AuthResult = Result<ServiceRequest, (actix_web::Error, ServiceRequest)>
 /// when the first, synchronous step settles the request, boxed otherwise.
 pub type AuthFuture = Either<Ready<AuthResult>, LocalBoxFuture<'static, AuthResult>>;
 
-type Inner =
-    HttpAuthentication<RequestCredentials, fn(ServiceRequest, RequestCredentials) -> AuthFuture>;
+type Validate = fn(ServiceRequest, PresentedCredentials) -> AuthFuture;
+
+type Inner = HttpAuthentication<PresentedCredentials, Validate>;
 
 /// The authentication middleware: `actix-web-httpauth`'s
 /// `HttpAuthentication` with our extractor and validation function, plus a
 /// fresh `DPoP-Nonce` on every answer when server nonces are on (RFC 9449
 /// §8.2: a server may send one in any response, which spares clients the
-/// `use_dpop_nonce` round trip once they have one).
+/// `use_dpop_nonce` round trip once they have one). Built by
+/// [`authentication()`] or [`authentication_optional()`].
 #[derive(Clone)]
 pub struct Authentication {
     inner: Inner,
+    optional: bool,
 }
 
 impl std::fmt::Debug for Authentication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Authentication")
+        f.debug_struct("Authentication")
+            .field("optional", &self.optional)
+            .finish()
     }
 }
 
-/// The authentication middleware. Wrap each protected resource with it; it
-/// needs `web::Data<Authenticator>` in the app.
+/// The authentication middleware. Wrap each protected resource (or scope,
+/// or route) with it; it needs `web::Data<Authenticator>` in the app. A
+/// request without credentials is refused with 401 and a bare challenge
+/// (RFC 6750 §3.1); bad credentials with 400, 401 or 503 as
+/// [`AuthError`] says; a valid token puts [`Authenticated`] on the request.
+///
+/// ```
+/// use actix_web::{test, web, App, HttpResponse};
+/// use auth0_actix_api::auth::keys::KeySet;
+/// use auth0_actix_api::auth::{
+///     authentication, Algorithm, Authenticator, KeyCache, KeyCachePolicy, ValidationPolicy, Validator,
+/// };
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let issuer = "https://tenant.example/";
+/// // The public key of RFC 7517 Appendix A.1; no token here needs it.
+/// let jwks = br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"1",
+///   "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+/// let (keys, _) = KeySet::from_jwks(jwks, &[Algorithm::ES256]).unwrap();
+/// let validator = Validator::new(
+///     ValidationPolicy::new(issuer, vec!["https://api".into()]),
+///     KeyCache::with_keys(KeyCachePolicy::new(issuer), keys),
+/// );
+/// let app = test::init_service(
+///     App::new()
+///         .app_data(web::Data::new(Authenticator::new(validator, "api")))
+///         .route("/public", web::get().to(HttpResponse::Ok))
+///         .service(web::resource("/private").wrap(authentication()).to(HttpResponse::Ok)),
+/// )
+/// .await;
+/// let get = |uri: &str| test::TestRequest::get().uri(uri).to_request();
+/// assert_eq!(test::call_service(&app, get("/public")).await.status(), 200);
+/// let refused = test::call_service(&app, get("/private")).await;
+/// assert_eq!(refused.status(), 401);
+/// // No credentials: a bare challenge, no error code (RFC 6750 §3.1).
+/// assert_eq!(refused.headers().get("www-authenticate").unwrap(), r#"Bearer realm="api""#);
+/// # });
+/// ```
 pub fn authentication() -> Authentication {
     Authentication {
-        inner: HttpAuthentication::with_fn(
-            authenticate as fn(ServiceRequest, RequestCredentials) -> AuthFuture,
-        ),
+        inner: HttpAuthentication::with_fn(authenticate_required as Validate),
+        optional: false,
+    }
+}
+
+/// The authentication middleware for routes open to anonymous callers: a
+/// request with no credentials at all goes through anonymously (read it
+/// with [`MaybeAuthenticated`]), while one with credentials is
+/// authenticated exactly as by [`authentication()`], so a bad, expired or
+/// unsupported credential is still a 401 (or 400), never a silent
+/// downgrade to anonymous. Guards behind it refuse an anonymous caller with
+/// 401.
+pub fn authentication_optional() -> Authentication {
+    Authentication {
+        inner: HttpAuthentication::with_fn(authenticate_optional as Validate),
+        optional: true,
     }
 }
 
@@ -410,6 +757,31 @@ where
             }
             Ok(response)
         }))
+    }
+}
+
+/// The required mode: a request without credentials is refused.
+fn authenticate_required(req: ServiceRequest, presented: PresentedCredentials) -> AuthFuture {
+    match presented.0 {
+        Some(credentials) => authenticate(req, credentials),
+        None => {
+            let error = AuthError::MissingCredentials {
+                challenge: challenge_for(req.request(), None),
+            };
+            log::debug!("request refused: {}", error.label());
+            Either::Left(ready(Err((error.into(), req))))
+        }
+    }
+}
+
+/// The optional mode: a request without credentials goes on anonymously.
+fn authenticate_optional(req: ServiceRequest, presented: PresentedCredentials) -> AuthFuture {
+    match presented.0 {
+        Some(credentials) => authenticate(req, credentials),
+        None => {
+            req.extensions_mut().insert(Anonymous);
+            Either::Left(ready(Ok(req)))
+        }
     }
 }
 

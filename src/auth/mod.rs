@@ -3,13 +3,17 @@
 //! settings; another Actix app can build an [`Authenticator`] from its own
 //! [`ValidationPolicy`] and [`KeyCachePolicy`] (plus a [`DpopPolicy`] for
 //! RFC 9449 sender-constrained tokens) and wrap its routes with
-//! [`authentication()`] and [`RequireScopes`]. Several issuers (a tenant's
-//! custom domains) are accepted through [`Issuers`] and
-//! [`Validator::with_issuers`].
+//! [`authentication()`] (or [`authentication_optional()`]) and the
+//! [`guards`]: [`RequireScopes`], [`RequireClaim`] and [`RequireRoles`].
+//! Several issuers (a tenant's custom domains) are accepted through
+//! [`Issuers`] and [`Validator::with_issuers`]. `docs/library.md` is the
+//! guide.
 
+pub mod body;
 pub mod claims;
 pub mod dpop;
 pub mod error;
+pub mod guards;
 pub mod issuers;
 pub mod jwks;
 pub mod keys;
@@ -18,7 +22,7 @@ pub mod policy;
 pub mod proxy;
 mod rendered;
 pub mod scheme;
-pub mod scope;
+pub use guards::scope;
 pub mod signature;
 pub mod thumbprint;
 pub mod token;
@@ -26,15 +30,20 @@ pub mod upstream;
 pub mod validator;
 pub mod verified;
 
-pub use claims::Claims;
+pub use body::{ErrorBodyFormat, Refusal};
+pub use claims::{Claims, ClaimsShapeError};
 pub use dpop::{
     DpopSetupError, DpopVerifier, MemoryReplayCache, MemoryReplayStore, RedisReplayStore,
     ReplayCache, ReplayStore, ReplayStoreError,
 };
-pub use error::{AuthError, ProofError, TokenError};
+pub use error::{AuthError, ClaimCheck, ClaimMismatch, ProofError, TokenError};
+pub use guards::{all_of, any_of, GuardError, RequireClaim, RequireRoles, Requirement};
 pub use issuers::{Issuers, IssuersError};
 pub use jwks::{KeyCache, Readiness};
-pub use middleware::{authentication, Authenticated, Authenticator};
+pub use middleware::{
+    authentication, authentication_optional, Authenticated, Authenticator, MaybeAuthenticated,
+    TypedClaims,
+};
 pub use policy::{
     Algorithm, DpopMode, DpopPolicy, KeyCachePolicy, NoncePolicy, PolicyError, ProofAlgorithm,
     RequestUrlSource, ValidationPolicy,

@@ -86,6 +86,7 @@ mod tests {
     fn scope_error(required: &str) -> AuthError {
         AuthError::InsufficientScope {
             required: Arc::from(required),
+            needs: Arc::from(required),
             challenge: Challenge::new(Arc::from("api"), Scheme::Bearer),
         }
     }
@@ -107,6 +108,44 @@ mod tests {
         assert_eq!(again.challenge, first.challenge);
         let other = rendered(&scope_error("read:b"), render_as("b"));
         assert_eq!(other.body, "b");
+    }
+
+    #[test]
+    fn refusals_of_apps_with_different_body_formats_are_remembered_apart() {
+        use crate::auth::body::ErrorBodyFormat;
+        use actix_web::body::MessageBody;
+        use actix_web::ResponseError;
+
+        let format = |name: &'static str| ErrorBodyFormat::new(move |_| serde_json::json!(name));
+        let challenge = Challenge::new(Arc::from("api"), Scheme::Bearer);
+        let with = |challenge: Challenge| AuthError::MissingCredentials { challenge };
+        let errors = [
+            with(challenge.clone()),
+            with(challenge.clone().with_body_format(format("first"))),
+            with(challenge.clone().with_body_format(format("second"))),
+        ];
+        let answer = |error: &AuthError| {
+            let response = error.error_response();
+            let header = response.headers().get("www-authenticate").cloned();
+            let body = response.into_body().try_into_bytes().ok().unwrap();
+            (header, body)
+        };
+        // Twice each, on one thread: the second round comes from the memo.
+        for _ in 0..2 {
+            let answers: Vec<_> = errors.iter().map(answer).collect();
+            let bodies: Vec<&[u8]> = answers.iter().map(|(_, b)| b.as_ref()).collect();
+            assert_eq!(
+                bodies,
+                [
+                    br#"{"error":"unauthorized","error_description":"Authentication required: send an access token in the Authorization header"}"#.as_slice(),
+                    br#""first""#.as_slice(),
+                    br#""second""#.as_slice(),
+                ]
+            );
+            for (header, _) in &answers {
+                assert_eq!(header.as_ref().unwrap(), "Bearer realm=\"api\"");
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
 
+use super::body::ErrorBodyFormat;
 use super::policy::DpopMode;
 
 /// The `DPoP` request header that carries the proof (RFC 9449 §4.1).
@@ -78,6 +79,29 @@ fn malformed(reason: &'static str, scheme: Option<Scheme>) -> HeaderError {
 
 /// Reads the credentials of a request from its headers and query string,
 /// accepting the schemes `mode` allows.
+///
+/// ```
+/// use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+/// use auth0_actix_api::auth::scheme::{parse_credentials, HeaderError, Scheme};
+/// use auth0_actix_api::auth::DpopMode;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer   eyJ.eyJ.sig"));
+/// let credentials = parse_credentials(&headers, "", DpopMode::Optional).unwrap();
+/// assert_eq!(credentials.scheme, Scheme::Bearer);
+/// assert_eq!(credentials.token, "eyJ.eyJ.sig");
+/// // Secrets never print.
+/// assert!(!format!("{credentials:?}").contains("eyJ"));
+///
+/// // A token in the URL is refused (RFC 6750 §2.3 allows it; URLs end up in logs).
+/// assert!(matches!(
+///     parse_credentials(&headers, "access_token=x", DpopMode::Optional),
+///     Err(HeaderError::Malformed { .. })
+/// ));
+/// // Basic is not ours: the client gets a bare challenge, as with no header.
+/// headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwYXNz"));
+/// assert_eq!(parse_credentials(&headers, "", DpopMode::Optional), Err(HeaderError::Missing));
+/// ```
 ///
 /// The scheme name is case-insensitive, one or more spaces separate it from
 /// the token (RFC 6750 `1*SP`), and whitespace around the field value is
@@ -189,13 +213,16 @@ fn has_query_token(query: &str) -> bool {
 
 /// What a `WWW-Authenticate` header offers: the realm, the schemes accepted
 /// (with the proof algorithms for DPoP), and the scheme whose challenge
-/// carries an error (the one the client used).
+/// carries an error (the one the client used). It also carries the app's
+/// [`ErrorBodyFormat`], when it has one, so that every refusal built from
+/// the app's challenge answers with the app's body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     realm: Arc<str>,
     scheme: Scheme,
     bearer: bool,
     dpop_algs: Option<Arc<str>>,
+    body: Option<ErrorBodyFormat>,
 }
 
 impl Challenge {
@@ -206,7 +233,20 @@ impl Challenge {
             scheme,
             bearer: true,
             dpop_algs: None,
+            body: None,
         }
+    }
+
+    /// The same challenge, with refusals' bodies in `format` rather than
+    /// the default `{"error", "error_description"}`.
+    pub fn with_body_format(mut self, format: ErrorBodyFormat) -> Self {
+        self.body = Some(format);
+        self
+    }
+
+    /// The app's body format, when it has one.
+    pub fn body_format(&self) -> Option<&ErrorBodyFormat> {
+        self.body.as_ref()
     }
 
     /// The same challenge offering the DPoP scheme too, with `algs` (the
@@ -286,6 +326,15 @@ fn push_param(out: &mut String, name: &str, value: &str) {
 /// the header line (a newline in a header made the reference's server drop
 /// the connection). Values that are already safe, as all of ours are, are
 /// borrowed rather than copied.
+///
+/// ```
+/// use auth0_actix_api::auth::scheme::quoted;
+/// use std::borrow::Cow;
+///
+/// assert!(matches!(quoted("read:messages"), Cow::Borrowed("read:messages")));
+/// assert_eq!(quoted("say \"hi\"\r\nX-Evil: 1"), "say 'hi'X-Evil: 1");
+/// assert_eq!(quoted("caf\u{e9} C:\\x"), "caf C:/x");
+/// ```
 pub fn quoted(value: &str) -> Cow<'_, str> {
     let safe = |b: u8| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\';
     if value.bytes().all(safe) {

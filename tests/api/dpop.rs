@@ -785,6 +785,8 @@ async fn malformed_proofs_are_401_never_500() {
             www_authenticate: challenge,
             retry_after: None,
             dpop_nonce: None,
+            cache_control: None,
+            content_type: None,
             body,
         };
         assert_invalid_proof(&reply, description, case);

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use actix_web::http::Method;
 use actix_web::{web, App, HttpResponse, HttpServer};
+use auth0_actix_api::auth::{Authenticator, KeyCache, KeyCachePolicy, ValidationPolicy, Validator};
 use auth0_actix_api::settings::Settings;
 use auth0_actix_api::startup::{Application, Mode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -339,17 +341,36 @@ pub struct Reply {
     pub www_authenticate: Option<String>,
     pub retry_after: Option<String>,
     pub dpop_nonce: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_type: Option<String>,
     pub body: Value,
 }
 
 impl TestApp {
     /// GET `path` with the given headers.
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut request = self.client.get(format!("{}{path}", self.address));
+        self.send(Method::GET, path, headers, None).await
+    }
+
+    /// `method` on `path` with the given headers and, when given, a body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
         for (name, value) in headers {
             request = request.append_header((*name, *value));
         }
-        let mut response = request.send().await.expect("request failed");
+        let sent = match body {
+            Some(body) => request.send_body(body.to_owned()).await,
+            None => request.send().await,
+        };
+        let mut response = sent.expect("request failed");
         let header = |name: &str| {
             response
                 .headers()
@@ -359,6 +380,8 @@ impl TestApp {
         let www_authenticate = header("www-authenticate");
         let retry_after = header("retry-after");
         let dpop_nonce = header("dpop-nonce");
+        let cache_control = header("cache-control");
+        let content_type = header("content-type");
         let status = response.status().as_u16();
         let bytes = response.body().limit(1 << 20).await.expect("body failed");
         let body = if bytes.is_empty() {
@@ -372,6 +395,8 @@ impl TestApp {
             www_authenticate,
             retry_after,
             dpop_nonce,
+            cache_control,
+            content_type,
             body,
         }
     }
@@ -473,4 +498,60 @@ pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     condition()
+}
+
+/// An app built in the test with the auth core as a library, the way another
+/// Actix service would: an [`Authenticator`] for a fresh mock tenant (changed
+/// by `customize` first, e.g. to add a body format or DPoP), and the routes
+/// `routes` registers. None of the service's own routes or settings are used.
+pub async fn spawn_library_app<C, R>(customize: C, routes: R) -> TestApp
+where
+    C: FnOnce(Authenticator) -> Authenticator,
+    R: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    spawn_library_app_for(tenant, key, customize, routes).await
+}
+
+/// Like [`spawn_library_app`], against `tenant`.
+pub async fn spawn_library_app_for<C, R>(
+    tenant: MockTenant,
+    key: TestKey,
+    customize: C,
+    routes: R,
+) -> TestApp
+where
+    C: FnOnce(Authenticator) -> Authenticator,
+    R: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let mut key_policy = KeyCachePolicy::new(tenant.issuer.as_str());
+    key_policy.connect_timeout = Duration::from_millis(500);
+    key_policy.request_timeout = Duration::from_millis(1000);
+    key_policy.min_backoff = Duration::from_millis(50);
+    let keys = KeyCache::start(key_policy).expect("the key cache failed to start");
+    let validator = Validator::new(
+        ValidationPolicy::new(tenant.issuer.as_str(), vec![AUDIENCE.into()]),
+        keys,
+    );
+    let authenticator = web::Data::new(customize(Authenticator::new(validator, "api")));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(authenticator.clone())
+            .configure(routes.clone())
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        tenant,
+        key,
+        client: awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish(),
+    }
 }

@@ -109,6 +109,7 @@ impl Service {
             header("retry-after"),
             header("dpop-nonce"),
         );
+        let (cache_control, content_type) = (header("cache-control"), header("content-type"));
         let status = response.status().as_u16();
         let bytes = response.body().await.unwrap();
         Reply {
@@ -116,6 +117,8 @@ impl Service {
             www_authenticate,
             retry_after,
             dpop_nonce,
+            cache_control,
+            content_type,
             body: serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())),
         }
