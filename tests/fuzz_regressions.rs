@@ -5,7 +5,8 @@
 use actix_web::test::TestRequest;
 use auth0_actix_api::auth::dpop::htu::{normalize, request_url};
 use auth0_actix_api::auth::jwks::discovery_url;
-use auth0_actix_api::auth::RequestUrlSource;
+use auth0_actix_api::auth::{Claims, RequestUrlSource};
+use serde_json::json;
 
 /// Found by the `jwks` target: the discovery path was appended to the issuer
 /// as text, so an issuer with a query (or fragment) put the path inside the
@@ -80,5 +81,37 @@ fn the_request_url_of_a_target_with_stray_percent_signs_is_a_normal_form() {
         normalize(&url).as_deref(),
         Some(url.as_str()),
         "the request URL is not in normal form"
+    );
+}
+
+/// Found by the `token` target's check that claims read by name agree with
+/// the typed ones: `from_payload` skips custom claims unread, so a number
+/// out of `f64`'s range passed it, and then the whole-map parse behind
+/// `get` failed and every claim read by name, `iss` included, was absent.
+#[test]
+fn a_claim_no_value_can_hold_hides_no_other_claim() {
+    // The fuzzer's input, verbatim.
+    let payload = br#"{"iss":"htzz.example/","sutyp":17999,"aud":"h1timple","iat":1799999940,"extps:/s*:pi.fz.eisssypciat":1799955555e5555599940,"exp":180}"#;
+    let claims = Claims::from_payload(payload).expect("registered claims of the right types");
+    assert_eq!(
+        claims.get("iss"),
+        Some(&json!("htzz.example/")),
+        "iss by name"
+    );
+    assert_eq!(claims.get("sutyp"), Some(&json!(17999)), "a custom claim");
+    assert_eq!(
+        claims.get("extps:/s*:pi.fz.eisssypciat"),
+        None,
+        "the claim no Value can hold is left out"
+    );
+
+    let payload = r#"{"iss": "https://t/", "aud": "api", "exp": 2000000000, "iat": 1000000000,
+        "https://myapp.example.com/roles": ["admin"], "https://myapp.example.com/size": 1e400}"#;
+    let claims = Claims::from_payload(payload.as_bytes()).expect("a valid payload");
+    let custom: Vec<_> = claims.custom().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        custom,
+        ["https://myapp.example.com/roles"],
+        "the other namespaced claims still reach handlers"
     );
 }

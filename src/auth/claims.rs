@@ -1,6 +1,7 @@
 //! Typed access-token claims (RFC 7519 §4.1, RFC 9068 §2.2, Auth0 RBAC), with
 //! every registered claim type-checked and custom claims kept untouched.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
@@ -170,12 +171,18 @@ impl Claims {
         self.raw().get(name)
     }
 
-    /// All claims, exactly as the token carried them.
+    /// All claims, exactly as the token carried them; a claim whose value
+    /// no `Value` can hold (a number beyond `f64`, such as `1e400`) is left
+    /// out, and only that claim.
     pub fn raw(&self) -> &Map<String, Value> {
-        // The payload parsed as an object once already, so this cannot fail;
-        // the empty map only keeps it panic-free.
-        self.raw
-            .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
+        // The payload parsed as an object once already, but custom claims
+        // were skipped unread, so one number out of range can still fail
+        // this parse (the token fuzz target found one); it must not take
+        // every other claim with it.
+        self.raw.get_or_init(|| {
+            serde_json::from_str(&self.payload)
+                .unwrap_or_else(|_| representable_claims(&self.payload))
+        })
     }
 
     /// Namespaced custom claims (names that are URLs, as Auth0 requires for
@@ -213,6 +220,17 @@ fn object<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
         .starts_with('{')
         .then(|| serde_json::from_str(text).ok())
         .flatten()
+}
+
+/// Each claim of `payload`, an object, read on its own, leaving out those
+/// whose value cannot be a `Value`. A repeated name keeps its last value,
+/// as the whole-map parse does.
+fn representable_claims(payload: &str) -> Map<String, Value> {
+    let claims: BTreeMap<String, &RawValue> = serde_json::from_str(payload).unwrap_or_default();
+    claims
+        .into_iter()
+        .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)))
+        .collect()
 }
 
 /// The first character of a raw JSON value, which tells its type.
