@@ -408,7 +408,6 @@ class Soak:
         self.clients = [DpopClient() for _ in range(3)]
         self.server = None
         self.redis = None
-        self.counter = 0
 
     # ---- tokens -------------------------------------------------------
     def claims(self, sub, scope="read:messages", lifetime=None, **extra):
