@@ -2,6 +2,7 @@
 //! every registered claim type-checked and custom claims kept untouched.
 
 use std::any::{Any, TypeId};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -229,12 +230,18 @@ impl Claims {
         self.raw().get(name)
     }
 
-    /// All claims, exactly as the token carried them.
+    /// All claims, exactly as the token carried them; a claim whose value
+    /// no `Value` can hold (a number beyond `f64`, such as `1e400`) is left
+    /// out, and only that claim.
     pub fn raw(&self) -> &Map<String, Value> {
-        // The payload parsed as an object once already, so this cannot fail;
-        // the empty map only keeps it panic-free.
-        self.raw
-            .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
+        // The payload parsed as an object once already, but custom claims
+        // were skipped unread, so one number out of range can still fail
+        // this parse (the token fuzz target found one); it must not take
+        // every other claim with it.
+        self.raw.get_or_init(|| {
+            serde_json::from_str(&self.payload)
+                .unwrap_or_else(|_| representable_claims(&self.payload))
+        })
     }
 
     /// The claims read as the caller's own type `T`, typically a struct of
@@ -359,6 +366,17 @@ fn object<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
         .starts_with('{')
         .then(|| serde_json::from_str(text).ok())
         .flatten()
+}
+
+/// Each claim of `payload`, an object, read on its own, leaving out those
+/// whose value cannot be a `Value`. A repeated name keeps its last value,
+/// as the whole-map parse does.
+fn representable_claims(payload: &str) -> Map<String, Value> {
+    let claims: BTreeMap<String, &RawValue> = serde_json::from_str(payload).unwrap_or_default();
+    claims
+        .into_iter()
+        .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)))
+        .collect()
 }
 
 /// The first character of a raw JSON value, which tells its type.

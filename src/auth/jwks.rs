@@ -330,6 +330,14 @@ pub fn discovery_url(issuer: &str) -> Result<Url, String> {
     let url =
         Url::parse(issuer).map_err(|e| format!("the issuer {issuer:?} is not a URL ({e})"))?;
     check_transport(&url)?;
+    // An issuer has no query or fragment (OIDC Core §2). The discovery path
+    // is appended to the issuer as text, so either would swallow the path
+    // and the document would be fetched from the issuer's root instead.
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "the issuer {issuer:?} has a query or fragment; an issuer URL has neither"
+        ));
+    }
     let base = issuer.trim_end_matches('/');
     Url::parse(&format!("{base}/.well-known/openid-configuration"))
         .map_err(|e| format!("cannot build the discovery URL ({e})"))

@@ -157,33 +157,8 @@ impl Tenant {
 
     async fn discover(&self) -> Result<Url, Failure> {
         let (body, _) = self.get(&self.discovery_url).await?;
-        self.jwks_uri_from(&body)
+        jwks_uri_from_discovery(&body, &self.issuer, &self.discovery_url)
             .map_err(|e| (FailureKind::Unusable, e))
-    }
-
-    /// The `jwks_uri` of a discovery document, after checking its issuer.
-    fn jwks_uri_from(&self, body: &[u8]) -> Result<Url, String> {
-        let doc: Value = serde_json::from_slice(body)
-            .map_err(|_| format!("{} is not a JSON document", self.discovery_url))?;
-        let issuer = doc
-            .get("issuer")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if issuer != self.issuer {
-            return Err(format!(
-                "{} names issuer {issuer:?} but the configured issuer is {:?}; check AUTH0_DOMAIN \
-                 (Auth0 issuers are https://<domain>/ with a trailing slash)",
-                self.discovery_url, self.issuer
-            ));
-        }
-        let jwks_uri = doc
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{} has no jwks_uri", self.discovery_url))?;
-        let jwks_uri = Url::parse(jwks_uri)
-            .map_err(|e| format!("jwks_uri {jwks_uri:?} is not a URL ({e})"))?;
-        check_transport(&jwks_uri).map_err(|e| format!("refusing jwks_uri: {e}"))?;
-        Ok(jwks_uri)
     }
 
     async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<Duration>), Failure> {
@@ -237,6 +212,38 @@ impl Tenant {
                 )
             })?
     }
+}
+
+/// The `jwks_uri` of the discovery document `body`, fetched from
+/// `discovery_url`, after checking that it names `issuer` exactly (OIDC
+/// Discovery §4.3) and that the key set is on https or loopback http.
+/// Public only so that this parse of what the tenant sends can be fuzzed
+/// on its own (`fuzz/fuzz_targets/jwks.rs`).
+pub fn jwks_uri_from_discovery(
+    body: &[u8],
+    issuer: &str,
+    discovery_url: &Url,
+) -> Result<Url, String> {
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|_| format!("{discovery_url} is not a JSON document"))?;
+    let named = doc
+        .get("issuer")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if named != issuer {
+        return Err(format!(
+            "{discovery_url} names issuer {named:?} but the configured issuer is {issuer:?}; check AUTH0_DOMAIN \
+             (Auth0 issuers are https://<domain>/ with a trailing slash)"
+        ));
+    }
+    let jwks_uri = doc
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{discovery_url} has no jwks_uri"))?;
+    let jwks_uri =
+        Url::parse(jwks_uri).map_err(|e| format!("jwks_uri {jwks_uri:?} is not a URL ({e})"))?;
+    check_transport(&jwks_uri).map_err(|e| format!("refusing jwks_uri: {e}"))?;
+    Ok(jwks_uri)
 }
 
 /// Says once, at start-up, how the tenant will be reached. Never logs proxy

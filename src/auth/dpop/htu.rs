@@ -43,9 +43,12 @@ fn push_normalized_path(out: &mut String, path: &str) {
     let mut i = 0;
     while i < bytes.len() {
         let byte = bytes[i];
+        // Two hex digits exactly: `from_str_radix` alone would also take a
+        // sign, reading `%+5` as the escape of 0x05.
         let escape = (byte == b'%')
             .then(|| bytes.get(i + 1..i + 3))
             .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
             .and_then(|hex| std::str::from_utf8(hex).ok())
             .and_then(|hex| u8::from_str_radix(hex, 16).ok());
         match escape {
@@ -56,6 +59,14 @@ fn push_normalized_path(out: &mut String, path: &str) {
             Some(decoded) => {
                 out.push_str(&format!("%{decoded:02X}"));
                 i += 3;
+            }
+            // A `%` that starts no escape stands for itself, which RFC 3986
+            // §2.4 writes `%25`. Left bare, it could pair with the escape
+            // after it into a new one (`%%614` gave `%a4`, which normalises
+            // to `%A4`), and the normal form would not be one.
+            None if byte == b'%' => {
+                out.push_str("%25");
+                i += 1;
             }
             None => {
                 out.push(char::from(byte));
