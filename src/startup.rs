@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::{Authenticator, Issuers, RedisReplayStore, Validator};
-use crate::issuer::LocalIssuer;
+use crate::dev::issuer::LocalIssuer;
 use crate::metrics::Metrics;
 use crate::routes::docs::Docs;
 use crate::routes::{documented, health, OPERATIONS};

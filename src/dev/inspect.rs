@@ -14,7 +14,7 @@ use crate::auth::keys::KeySet;
 use crate::auth::token::{decode_segment, CompactJws};
 use crate::auth::validator::{unix_now, verify_with, ClaimCheck};
 use crate::auth::{Issuers, KeyCache, TokenError, Validator};
-use crate::issuer::LocalIssuer;
+use crate::dev::issuer::LocalIssuer;
 use crate::settings::Settings;
 use crate::startup::local_issuer_url;
 
