@@ -193,7 +193,7 @@ pub struct CorsSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoggingSettings {
     /// `text` (human-readable) or `json` (one object per line).
-    pub format: crate::telemetry::LogFormat,
+    pub format: crate::ops::telemetry::LogFormat,
 }
 
 /// `[metrics]`.

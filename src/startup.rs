@@ -2,7 +2,6 @@
 //! routes, middleware order.
 
 use std::net::{IpAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,29 +9,15 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+pub use crate::ops::shutdown::ShutdownState;
+
 use crate::auth::{Authenticator, Issuers, RedisReplayStore, Validator};
 use crate::dev::issuer::LocalIssuer;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
+use crate::ops::telemetry::RequestTelemetry;
 use crate::routes::docs::Docs;
 use crate::routes::{documented, health, OPERATIONS};
 use crate::settings::{ReplayStoreSetting, Settings};
-use crate::telemetry::RequestTelemetry;
-
-/// Set once shutdown has started; `/readyz` answers 503 from then on.
-#[derive(Debug, Default)]
-pub struct ShutdownState(AtomicBool);
-
-impl ShutdownState {
-    /// Whether shutdown has started.
-    pub fn is_shutting_down(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Marks shutdown as started.
-    pub fn begin(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
 
 /// Where tokens come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +139,7 @@ impl Application {
         let app_shutdown = shutdown.clone();
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
-                .wrap(crate::cors::layer(&cors_origins))
+                .wrap(crate::ops::cors::layer(&cors_origins))
                 .wrap(RequestTelemetry::new(app_metrics.clone().into_inner()))
                 .app_data(app_authenticator.clone())
                 .app_data(app_metrics.clone())

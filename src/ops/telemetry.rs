@@ -17,7 +17,7 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
 use crate::auth::{AuthError, Authenticated};
-use crate::metrics::{method_label, Metrics};
+use crate::ops::metrics::{method_label, Metrics};
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
