@@ -1008,7 +1008,7 @@ fn base_url_entry(label: &str, base_url: &str) -> Result<String, SettingsError> 
             "{label} {base_url:?}; remove the query, fragment or user info"
         ));
     }
-    crate::auth::jwks::check_transport(&url)
+    crate::auth::tenant::transport::check_transport(&url)
         .map_err(|e| SettingsError(format!("{label} {base_url:?}: {e}")))?;
     // A bare origin is Auth0's issuer form: the URL type adds the "/".
     if url.path() == "/" {

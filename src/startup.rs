@@ -328,7 +328,7 @@ pub fn check_dev_bind(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     let host = settings.application.host.as_str();
-    if !crate::auth::jwks::is_loopback_host(host) {
+    if !crate::auth::tenant::transport::is_loopback_host(host) {
         anyhow::bail!(
             "dev mode binds loopback only, but application.host is {host:?}: its local issuer mints tokens for anyone; use 127.0.0.1"
         );
