@@ -17,7 +17,6 @@ pub mod guards;
 pub mod keys;
 pub mod middleware;
 pub mod policy;
-mod rendered;
 pub mod scheme;
 pub use guards::scope;
 pub mod signature;

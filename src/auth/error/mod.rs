@@ -15,8 +15,11 @@ use serde::Serialize;
 
 use super::body::Refusal;
 use super::dpop::ReplayStoreError;
-use super::rendered::{rendered, Rendered};
 use super::scheme::{Challenge, DPOP_NONCE};
+
+// Private: the memo of rendered refusals belongs to this type alone.
+mod rendered;
+use rendered::{rendered, Rendered};
 
 /// Why a token was refused. Each reason has a short description that is safe
 /// to send to the client and a stable label for logs and metrics.
