@@ -1,7 +1,7 @@
 //! The one place that builds the HTTP server: bind, build shared state once,
 //! routes, middleware order.
 
-use std::net::{IpAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+pub use crate::dev::issuer::local_issuer_url;
 pub use crate::ops::shutdown::ShutdownState;
 
 use crate::auth::{Authenticator, Issuers, RedisReplayStore, Validator};
@@ -308,15 +309,6 @@ fn api_docs(
     let document = crate::openapi::document(crate::routes::ROUTES, &extra, &options)
         .context("cannot build the OpenAPI document")?;
     Docs::new(&document)
-}
-
-/// The local issuer lives on the API's own port, so `token` and `inspect`
-/// can derive the same issuer URL from the same settings.
-pub fn local_issuer_url(host: &str, port: u16) -> String {
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V6(ip)) => format!("http://[{ip}]:{port}/"),
-        _ => format!("http://{host}:{port}/"),
-    }
 }
 
 /// Dev mode signs tokens anyone can mint: it must never be reachable from

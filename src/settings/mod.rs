@@ -192,7 +192,18 @@ pub struct CorsSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoggingSettings {
     /// `text` (human-readable) or `json` (one object per line).
-    pub format: crate::ops::telemetry::LogFormat,
+    pub format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// env_logger's human-readable lines.
+    Text,
+    /// One JSON object per line: `ts`, `level`, `target`, `message`, and the
+    /// request fields as keys.
+    Json,
 }
 
 /// `[metrics]`.
