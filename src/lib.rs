@@ -7,16 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod auth;
-pub mod cli;
-pub mod cors;
 pub mod dev;
-pub mod dpop_client;
-pub mod healthcheck;
-pub mod inspect;
-pub mod issuer;
-pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod routes;
 pub mod settings;
 pub mod startup;
-pub mod telemetry;
+
+pub use dev::{cli, dpop_client, inspect, issuer};
+pub use ops::{cors, healthcheck, metrics, telemetry};

@@ -1,8 +1,7 @@
 //! The one place that builds the HTTP server: bind, build shared state once,
 //! routes, middleware order.
 
-use std::net::{IpAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,29 +9,16 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+pub use crate::dev::issuer::local_issuer_url;
+pub use crate::ops::shutdown::ShutdownState;
+
 use crate::auth::{Authenticator, Issuers, RedisReplayStore, Validator};
-use crate::issuer::LocalIssuer;
-use crate::metrics::Metrics;
+use crate::dev::issuer::LocalIssuer;
+use crate::ops::metrics::Metrics;
+use crate::ops::telemetry::RequestTelemetry;
 use crate::routes::docs::Docs;
 use crate::routes::{documented, health, OPERATIONS};
 use crate::settings::{ReplayStoreSetting, Settings};
-use crate::telemetry::RequestTelemetry;
-
-/// Set once shutdown has started; `/readyz` answers 503 from then on.
-#[derive(Debug, Default)]
-pub struct ShutdownState(AtomicBool);
-
-impl ShutdownState {
-    /// Whether shutdown has started.
-    pub fn is_shutting_down(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Marks shutdown as started.
-    pub fn begin(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
 
 /// Where tokens come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +140,7 @@ impl Application {
         let app_shutdown = shutdown.clone();
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
-                .wrap(crate::cors::layer(&cors_origins))
+                .wrap(crate::ops::cors::layer(&cors_origins))
                 .wrap(RequestTelemetry::new(app_metrics.clone().into_inner()))
                 .app_data(app_authenticator.clone())
                 .app_data(app_metrics.clone())
@@ -325,15 +311,6 @@ fn api_docs(
     Docs::new(&document)
 }
 
-/// The local issuer lives on the API's own port, so `token` and `inspect`
-/// can derive the same issuer URL from the same settings.
-pub fn local_issuer_url(host: &str, port: u16) -> String {
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V6(ip)) => format!("http://[{ip}]:{port}/"),
-        _ => format!("http://{host}:{port}/"),
-    }
-}
-
 /// Dev mode signs tokens anyone can mint: it must never be reachable from
 /// another machine, nor run with production settings.
 pub fn check_dev_bind(settings: &Settings) -> anyhow::Result<()> {
@@ -343,7 +320,7 @@ pub fn check_dev_bind(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     let host = settings.application.host.as_str();
-    if !crate::auth::jwks::is_loopback_host(host) {
+    if !crate::auth::tenant::transport::is_loopback_host(host) {
         anyhow::bail!(
             "dev mode binds loopback only, but application.host is {host:?}: its local issuer mints tokens for anyone; use 127.0.0.1"
         );

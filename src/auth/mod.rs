@@ -14,21 +14,19 @@ pub mod claims;
 pub mod dpop;
 pub mod error;
 pub mod guards;
-pub mod issuers;
-pub mod jwks;
 pub mod keys;
 pub mod middleware;
 pub mod policy;
-pub mod proxy;
-mod rendered;
 pub mod scheme;
 pub use guards::scope;
 pub mod signature;
+pub mod tenant;
 pub mod thumbprint;
 pub mod token;
-pub mod upstream;
 pub mod validator;
 pub mod verified;
+
+pub use tenant::{issuers, jwks, proxy, upstream};
 
 pub use body::{ErrorBodyFormat, Refusal};
 pub use claims::{Claims, ClaimsShapeError};

@@ -4,8 +4,8 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::auth::{Authenticator, Readiness};
-use crate::metrics::Metrics;
-use crate::startup::ShutdownState;
+use crate::ops::metrics::Metrics;
+use crate::ops::shutdown::ShutdownState;
 
 /// `GET /healthz`: the process serves. No dependencies.
 #[utoipa::path(get, path = "/healthz",

@@ -5,6 +5,7 @@
 pub mod htu;
 pub mod nonce;
 pub mod proof;
+mod proof_error;
 pub mod proof_key;
 pub mod replay;
 pub mod verifiers;
@@ -13,10 +14,10 @@ use std::sync::Arc;
 
 use actix_web::HttpRequest;
 
-use super::error::ProofError;
 use super::policy::{DpopMode, DpopPolicy};
 pub use nonce::NonceIssuer;
 pub use proof::{check_proof, CheckedProof, ProofRequest};
+pub use proof_error::ProofError;
 pub use proof_key::ProofKey;
 pub use replay::{
     MemoryReplayCache, MemoryReplayStore, Recorded, RedisReplayStore, RedisStoreError, ReplayCache,

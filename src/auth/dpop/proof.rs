@@ -5,11 +5,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::super::error::ProofError;
 use super::super::policy::{DpopPolicy, ProofAlgorithm};
 use super::htu;
 use super::proof_key::ProofKey;
 use super::verifiers::VerifierCache;
+use super::ProofError;
 
 /// Largest proof accepted. An honest proof with an RSA-4096 key is under
 /// 2 KiB; this bounds the work a junk header can cause.

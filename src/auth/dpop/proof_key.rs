@@ -8,12 +8,12 @@ use openssl::pkey::{Id, PKey, Public};
 use openssl::sign::Verifier;
 use serde_json::{Map, Value};
 
-use super::super::error::ProofError;
 use super::super::keys::allows_verifying;
 use super::super::policy::{Algorithm, ProofAlgorithm};
 use super::super::signature::SignatureKey;
 use super::super::thumbprint::jwk_thumbprint;
 use super::super::token::decode_segment;
+use super::ProofError;
 
 /// A proof key bound to the one algorithm its proof named, with its RFC
 /// 7638 thumbprint, which the access token's `cnf.jkt` must equal.

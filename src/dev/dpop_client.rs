@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::signature::sha256;
 use crate::auth::thumbprint::jwk_thumbprint;
 use crate::auth::validator::unix_now;
-use crate::issuer::{load_or_create_pem, sign_compact};
+use crate::dev::issuer::{load_or_create_pem, sign_compact};
 
 /// A client's DPoP key.
 #[derive(Debug)]

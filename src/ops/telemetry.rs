@@ -17,18 +17,11 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
 use crate::auth::{AuthError, Authenticated};
-use crate::metrics::{method_label, Metrics};
+use crate::ops::metrics::{method_label, Metrics};
 
-/// How log lines look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// env_logger's human-readable lines.
-    Text,
-    /// One JSON object per line: `ts`, `level`, `target`, `message`, and the
-    /// request fields as keys.
-    Json,
-}
+// A setting (`logging.format`), so defined with the settings; its public
+// path stays here.
+pub use crate::settings::LogFormat;
 
 /// Installs the global logger: `RUST_LOG` wins, else `default_level`.
 pub fn init_logging(format: LogFormat, default_level: &str) {

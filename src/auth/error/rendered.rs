@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 
-use super::error::AuthError;
+use super::AuthError;
 
 /// The parts of an error response that follow from the error alone.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::issuer::TokenSpec;
+use crate::dev::issuer::TokenSpec;
 
 /// What the binary was asked to do.
 #[derive(Debug, Clone, PartialEq)]

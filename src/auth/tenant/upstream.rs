@@ -12,10 +12,10 @@ use openssl::ssl::{SslConnector, SslMethod};
 use serde_json::Value;
 use url::Url;
 
-use super::jwks::check_transport;
-use super::keys::KeySet;
-use super::policy::KeyCachePolicy;
 use super::proxy::{ProxyConfig, ProxyConnector, Route};
+use super::transport::check_transport;
+use crate::auth::keys::KeySet;
+use crate::auth::policy::KeyCachePolicy;
 
 /// How much longer awc's own connect timeout is than ours. The
 /// [`ProxyConnector`] enforces the configured connect timeout itself, with

@@ -14,9 +14,9 @@ use crate::auth::keys::KeySet;
 use crate::auth::token::{decode_segment, CompactJws};
 use crate::auth::validator::{unix_now, verify_with, ClaimCheck};
 use crate::auth::{Issuers, KeyCache, TokenError, Validator};
-use crate::issuer::LocalIssuer;
+use crate::dev::issuer::local_issuer_url;
+use crate::dev::issuer::LocalIssuer;
 use crate::settings::Settings;
-use crate::startup::local_issuer_url;
 
 /// Prints the report for `token`; exit 0 only when the API would accept it.
 pub fn run(settings: &Settings, token: &str) -> anyhow::Result<ExitCode> {

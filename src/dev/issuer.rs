@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use actix_web::{web, HttpResponse};
@@ -269,6 +270,15 @@ async fn discovery(issuer: web::Data<LocalIssuer>) -> HttpResponse {
 
 async fn jwks(issuer: web::Data<LocalIssuer>) -> HttpResponse {
     HttpResponse::Ok().json(issuer.jwks())
+}
+
+/// The local issuer lives on the API's own port, so `token` and `inspect`
+/// can derive the same issuer URL from the same settings.
+pub fn local_issuer_url(host: &str, port: u16) -> String {
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(ip)) => format!("http://[{ip}]:{port}/"),
+        _ => format!("http://{host}:{port}/"),
+    }
 }
 
 #[cfg(test)]

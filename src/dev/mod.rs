@@ -1,10 +1,20 @@
-//! `dev` mode's start-up banner: the URLs and ready-to-paste curl commands
-//! with tokens showing each of 200, 401 and 403. Printed on stdout, because
-//! handing these tokens to the user is the point; they are never logged.
+//! Dev tooling, never on the production path: the local issuer
+//! ([`issuer`]), the command line ([`cli`]), token inspection ([`inspect`])
+//! and the DPoP client ([`dpop_client`]).
+//!
+//! This module itself holds `dev` mode's start-up banner: the URLs and
+//! ready-to-paste curl commands with tokens showing each of 200, 401 and 403.
+//! Printed on stdout, because handing these tokens to the user is the point;
+//! they are never logged.
+
+pub mod cli;
+pub mod dpop_client;
+pub mod inspect;
+pub mod issuer;
 
 use std::fmt::Write;
 
-use crate::issuer::{LocalIssuer, TokenSpec};
+use crate::dev::issuer::{LocalIssuer, TokenSpec};
 
 /// One line of the walkthrough: what to run and the status it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

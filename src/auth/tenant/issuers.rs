@@ -18,8 +18,9 @@
 use std::iter;
 use std::sync::Arc;
 
-use super::jwks::{discovery_url, KeyCache, KeyCacheError};
-use super::policy::KeyCachePolicy;
+use super::jwks::{KeyCache, KeyCacheError};
+use super::transport::discovery_url;
+use crate::auth::policy::KeyCachePolicy;
 
 /// The list of issuers is unusable: empty, or naming an issuer twice.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +76,7 @@ impl Issuers {
     }
 
     /// One issuer: tokens naming `issuer` are checked with `keys`. This is
-    /// what [`super::Validator::new`] builds, and it keeps its meaning when
+    /// what [`crate::auth::Validator::new`] builds, and it keeps its meaning when
     /// `issuer` is not the cache's own issuer.
     pub fn single(issuer: impl Into<Box<str>>, keys: KeyCache) -> Self {
         Self {
