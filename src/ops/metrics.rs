@@ -254,7 +254,7 @@ impl Metrics {
             }
         }
         if let Some(replay) = replay {
-            let store: [(&str, &str, &str, String); 3] = [
+            let mut store: Vec<(&str, &str, &str, String)> = vec![
                 (
                     "dpop_replay_store_up",
                     "gauge",
@@ -274,16 +274,19 @@ impl Metrics {
                     replay.refused_full.to_string(),
                 ),
             ];
+            // Only a store that can count its entries cheaply (memory) has them.
+            store.extend(replay.entries.map(|entries| {
+                (
+                    "dpop_replay_store_entries",
+                    "gauge",
+                    "DPoP proofs remembered in memory.",
+                    entries.to_string(),
+                )
+            }));
             for (name, kind, help, value) in store {
                 let _ = writeln!(
                     out,
                     "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-                );
-            }
-            if let Some(entries) = replay.entries {
-                let _ = writeln!(
-                    out,
-                    "# HELP dpop_replay_store_entries DPoP proofs remembered in memory.\n# TYPE dpop_replay_store_entries gauge\ndpop_replay_store_entries {entries}"
                 );
             }
         }
