@@ -346,6 +346,45 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Reply {
+    /// The parts of `response` tests assert on; a body that is not JSON is
+    /// kept as a string, an empty one is `null`.
+    pub async fn read<S>(mut response: awc::ClientResponse<S>) -> Self
+    where
+        S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+            + Unpin,
+    {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let www_authenticate = header("www-authenticate");
+        let retry_after = header("retry-after");
+        let dpop_nonce = header("dpop-nonce");
+        let cache_control = header("cache-control");
+        let content_type = header("content-type");
+        let status = response.status().as_u16();
+        let bytes = response.body().limit(1 << 20).await.expect("body failed");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Self {
+            status,
+            www_authenticate,
+            retry_after,
+            dpop_nonce,
+            cache_control,
+            content_type,
+            body,
+        }
+    }
+}
+
 impl TestApp {
     /// GET `path` with the given headers.
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -370,35 +409,7 @@ impl TestApp {
             Some(body) => request.send_body(body.to_owned()).await,
             None => request.send().await,
         };
-        let mut response = sent.expect("request failed");
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let www_authenticate = header("www-authenticate");
-        let retry_after = header("retry-after");
-        let dpop_nonce = header("dpop-nonce");
-        let cache_control = header("cache-control");
-        let content_type = header("content-type");
-        let status = response.status().as_u16();
-        let bytes = response.body().limit(1 << 20).await.expect("body failed");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Reply {
-            status,
-            www_authenticate,
-            retry_after,
-            dpop_nonce,
-            cache_control,
-            content_type,
-            body,
-        }
+        Reply::read(sent.expect("request failed")).await
     }
 
     /// GET `path` with `Authorization: Bearer <token>`.

@@ -97,31 +97,7 @@ impl Service {
         for (name, value) in headers {
             request = request.append_header((*name, *value));
         }
-        let mut response = request.send().await.expect("the service answers");
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let (www_authenticate, retry_after, dpop_nonce) = (
-            header("www-authenticate"),
-            header("retry-after"),
-            header("dpop-nonce"),
-        );
-        let (cache_control, content_type) = (header("cache-control"), header("content-type"));
-        let status = response.status().as_u16();
-        let bytes = response.body().await.unwrap();
-        Reply {
-            status,
-            www_authenticate,
-            retry_after,
-            dpop_nonce,
-            cache_control,
-            content_type,
-            body: serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())),
-        }
+        Reply::read(request.send().await.expect("the service answers")).await
     }
 
     /// Polls `/readyz` until `done` holds for its status and body (10 s at most).
