@@ -10,29 +10,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build -q --locked
-# Wherever cargo puts its output (CARGO_TARGET_DIR), not only ./target.
-target=$(cargo metadata -q --no-deps --format-version 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-bin=$target/debug/auth0-actix-api
+# shellcheck source=scripts/lib/dev-server.sh
+source scripts/lib/dev-server.sh
+start_dev_server schemathesis-check
 venv=$target/api-checks-venv
 if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1 || ! [ -x "$venv/bin/openapi-spec-validator" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check \
     schemathesis==4.32.5 openapi-spec-validator==0.9.0
 fi
-
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export PORT=$port APP_DEV__KEY_FILE="$work/issuer-key.pem" RUST_LOG=warn
-"$bin" dev >"$work/dev.out" 2>"$work/dev.err" &
-dev_pid=$!
-trap 'kill $dev_pid 2>/dev/null; wait $dev_pid 2>/dev/null; rm -rf "$work"' EXIT
-base=http://127.0.0.1:$port
-for _ in $(seq 1 100); do
-  curl -sf "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -sf "$base/readyz" >/dev/null || { echo "schemathesis-check: dev mode did not get ready" >&2; cat "$work/dev.err" >&2; exit 1; }
 
 curl -sf "$base/openapi.json" -o "$work/openapi.json"
 "$venv/bin/openapi-spec-validator" --schema 3.1 "$work/openapi.json"
