@@ -386,6 +386,30 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The app listening on loopback `port`, with its tenant and key.
+    fn at(port: u16, tenant: MockTenant, key: TestKey) -> Self {
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            tenant,
+            key,
+            client: awc::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .finish(),
+        }
+    }
+
+    /// The `/metrics` text, asserting a 200.
+    pub async fn scrape(&self) -> String {
+        let mut response = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
+    }
+
     /// GET `path` with the given headers.
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         self.send(Method::GET, path, headers, None).await
@@ -490,14 +514,7 @@ async fn spawn_app_with_settings(
     let app = Application::build(&settings, Mode::Tenant).expect("the app failed to build");
     let port = app.port();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        tenant,
-        key,
-        client: awc::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .finish(),
-    }
+    TestApp::at(port, tenant, key)
 }
 
 /// Polls `condition` every 20 ms for up to 10 s; true once it holds.
@@ -557,12 +574,12 @@ where
     .unwrap();
     let port = server.addrs()[0].port();
     actix_web::rt::spawn(server.run());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        tenant,
-        key,
-        client: awc::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .finish(),
-    }
+    TestApp::at(port, tenant, key)
+}
+
+/// The value of `series` (name and labels, exactly as exposed) in a
+/// Prometheus text exposition.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::errors::assert_invalid_token;
 use crate::helpers::{
-    eventually, spawn_app_for_issuers, test_settings, MockTenant, Reply, TenantMode, TestApp,
-    TestKey, TokenBuilder,
+    eventually, metric, spawn_app_for_issuers, test_settings, MockTenant, Reply, TenantMode,
+    TestApp, TestKey, TokenBuilder,
 };
 
 /// Two mock tenants, the first publishing `first` and the second `second`.
@@ -255,7 +255,7 @@ async fn one_issuer_down_leaves_the_service_ready_and_is_reported_by_place_and_l
     assert!(reply.retry_after.is_some(), "{reply:?}");
     assert_eq!(reply.body["error"], "temporarily_unavailable");
 
-    let text = scrape(&app).await;
+    let text = app.scrape().await;
     let series = |name: &str, tenant: &MockTenant| {
         metric(&text, &format!("{name}{{issuer=\"{}\"}}", tenant.issuer))
     };
@@ -360,20 +360,4 @@ async fn inspect_checks_a_token_against_the_issuer_it_names() {
         (0, 0),
         "inspect never asks an issuer that is not configured"
     );
-}
-
-async fn scrape(app: &TestApp) -> String {
-    let mut response = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
-}
-
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }

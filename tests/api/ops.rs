@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::helpers::{
-    now, spawn_app, spawn_app_for, test_settings, MockTenant, TenantMode, TestKey,
+    metric, now, spawn_app, spawn_app_for, test_settings, MockTenant, TenantMode, TestKey,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth0-actix-api");
@@ -52,22 +52,6 @@ async fn readyz_turns_200_once_keys_are_loaded() {
     assert_eq!(ready.body["status"], "ready");
 }
 
-async fn scrape(app: &crate::helpers::TestApp) -> String {
-    let mut response = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
-}
-
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[actix_web::test]
 async fn metrics_count_exactly_the_requests_that_were_made() {
     let app = spawn_app().await;
@@ -92,7 +76,7 @@ async fn metrics_count_exactly_the_requests_that_were_made() {
         404
     );
 
-    let text = scrape(&app).await;
+    let text = app.scrape().await;
     let expect = [
         ("auth_outcomes_total{reason=\"expired\"}", 3.0),
         ("auth_outcomes_total{reason=\"ok\"}", 2.0),

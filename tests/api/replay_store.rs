@@ -12,7 +12,7 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use crate::dpop::{Proof, ProofKey};
-use crate::helpers::{spawn_app_with, MockTenant, Reply, TestKey};
+use crate::helpers::{metric, spawn_app_with, MockTenant, Reply, TestKey};
 use crate::process::Service;
 
 const PRIVATE: &str = "/api/private";
@@ -173,14 +173,6 @@ fn assert_store_unavailable(reply: &Reply, case: &str) {
     );
 }
 
-/// Reads one sample of `name` from a `/metrics` body.
-fn metric(body: &serde_json::Value, name: &str) -> Option<f64> {
-    body.as_str()?.lines().find_map(|line| {
-        let (key, value) = line.split_once(' ')?;
-        (key == name).then(|| value.parse().ok()).flatten()
-    })
-}
-
 #[actix_web::test]
 async fn a_proof_used_at_one_replica_is_a_replay_at_the_other() {
     let redis = Redis::start();
@@ -255,13 +247,14 @@ async fn when_redis_is_down_dpop_fails_closed_bearer_is_served_and_both_recover(
         "readiness stays green, so a Redis hiccup never takes every pod out: {ready:?}"
     );
     let metrics = service.get_with("/metrics", &[]).await.body;
+    let metrics = metrics.as_str().unwrap_or_default();
     assert_eq!(
-        metric(&metrics, "dpop_replay_store_up"),
+        metric(metrics, "dpop_replay_store_up"),
         Some(0.0),
         "gauge down"
     );
     assert!(
-        metric(&metrics, "dpop_replay_store_errors_total").unwrap_or(0.0) >= 1.0,
+        metric(metrics, "dpop_replay_store_errors_total").unwrap_or(0.0) >= 1.0,
         "errors counted"
     );
 
@@ -281,8 +274,9 @@ async fn when_redis_is_down_dpop_fails_closed_bearer_is_served_and_both_recover(
     assert_eq!(client.call(&service, &used).await.status, 200);
     assert_replay(&client.call(&service, &used).await, "replays refused again");
     let metrics = service.get_with("/metrics", &[]).await.body;
+    let metrics = metrics.as_str().unwrap_or_default();
     assert_eq!(
-        metric(&metrics, "dpop_replay_store_up"),
+        metric(metrics, "dpop_replay_store_up"),
         Some(1.0),
         "gauge up"
     );
@@ -330,7 +324,7 @@ async fn a_full_memory_store_refuses_new_proofs_and_still_refuses_replays() {
         replay.body["error_description"], "The DPoP proof was already used",
         "after the flood the victim's proof is still remembered: {replay:?}"
     );
-    let metrics = app.get_with("/metrics", &[]).await.body;
+    let metrics = app.scrape().await;
     assert_eq!(
         metric(&metrics, "dpop_replay_store_full_total"),
         Some(5.0),
