@@ -309,11 +309,17 @@ def get(port: int, path: str, headers: dict, conn=None):
 
 
 def metric(port: int, name: str) -> float:
+    """The sum of every series of `name`, labelled (one per issuer, as the
+    jwks_* families are) or not."""
     _, _, body = get(port, "/metrics", {})
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise KeyError(name)
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in body.decode().splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    ]
+    if not values:
+        raise KeyError(name)
+    return sum(values)
 
 
 def outcome(status: int, headers: dict, body: bytes, path: str, sub) -> str:
