@@ -261,6 +261,14 @@ impl MockTenant {
         self.state.jwks_hits.load(Ordering::SeqCst)
     }
 
+    /// Publishes exactly `keys`, then waits until the service's background
+    /// refresh has fetched them; false if it never did.
+    pub async fn publish_and_await_fetch(&self, keys: &[&TestKey]) -> bool {
+        self.publish(keys);
+        let hits = self.jwks_hits();
+        eventually(|| self.jwks_hits() > hits).await
+    }
+
     /// A builder for a valid token from this tenant, signed by `key`.
     pub fn token(&self, key: &TestKey) -> TokenBuilder {
         TokenBuilder::new(&self.issuer, key)
@@ -441,6 +449,32 @@ impl TestApp {
         let value = format!("Bearer {token}");
         self.get_with(path, &[("Authorization", value.as_str())])
             .await
+    }
+
+    /// Sends `token` to `/api/private` twice, asserting 200 both times: the
+    /// first use verifies it, the second is answered from the
+    /// verified-token cache.
+    pub async fn assert_remembered(&self, token: &str) {
+        for case in ["first use", "remembered"] {
+            let reply = self.get_bearer("/api/private", token).await;
+            assert_eq!(reply.status, 200, "{case}: {reply:?}");
+        }
+    }
+
+    /// The answer to `token` at `/api/private` once it stops being 200,
+    /// asking for up to 2 s. A key set is fetched (and counted at the mock
+    /// tenant) a moment before it is installed, so a refusal that follows a
+    /// fetch may take a few requests to show.
+    pub async fn first_refusal(&self, token: &str) -> Reply {
+        let mut reply = self.get_bearer("/api/private", token).await;
+        for _ in 0..100 {
+            if reply.status != 200 {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            reply = self.get_bearer("/api/private", token).await;
+        }
+        reply
     }
 
     /// A valid token from the app's tenant and key.

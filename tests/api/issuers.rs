@@ -183,31 +183,16 @@ async fn a_remembered_token_counts_only_while_its_own_issuer_publishes_the_key()
     let from_a = a.token(&shared).sign(&shared);
     let from_b = b.token(&shared).sign(&shared);
     for token in [&from_a, &from_b] {
-        for attempt in ["first use", "remembered"] {
-            let reply = app.get_bearer("/api/private", token).await;
-            assert_eq!(reply.status, 200, "{attempt}: {reply:?}");
-        }
+        app.assert_remembered(token).await;
     }
 
     let replacement = TestKey::other_rsa("key-2");
-    b.publish(&[&replacement]);
-    let hits = b.jwks_hits();
     assert!(
-        eventually(|| b.jwks_hits() > hits).await,
+        b.publish_and_await_fetch(&[&replacement]).await,
         "the second issuer's background refresh fetched its new key set"
     );
-    // The fetch is counted as the tenant answers; the set is installed a
-    // moment later.
-    let mut reply = app.get_bearer("/api/private", &from_b).await;
-    for _ in 0..100 {
-        if reply.status != 200 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        reply = app.get_bearer("/api/private", &from_b).await;
-    }
     assert_invalid_token(
-        &reply,
+        &app.first_refusal(&from_b).await,
         "The token is signed with an unknown key",
         "a remembered token whose issuer withdrew its key",
     );

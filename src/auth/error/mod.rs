@@ -2,7 +2,6 @@
 //! RFC 6750 error code it maps to, and the challenge that goes with it.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::Arc;
 
 use actix_web::http::header::{
@@ -19,156 +18,15 @@ use super::dpop::ReplayStoreError;
 pub use super::dpop::ProofError;
 use super::scheme::{Challenge, DPOP_NONCE};
 
+mod claim;
 // Private: the memo of rendered refusals belongs to this type alone.
 mod rendered;
-use rendered::{rendered, Rendered};
+mod token;
 
-/// Why a token was refused. Each reason has a short description that is safe
-/// to send to the client and a stable label for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
-    /// Not a JWS compact serialisation: wrong number of parts, bad base64url,
-    /// or a header or payload that is not a JSON object.
-    Malformed,
-    /// The header's `alg` is not on the configured allow-list (RFC 8725 §3.1).
-    UnsupportedAlgorithm,
-    /// The header names a `crit` extension, which we do not understand (RFC 7515 §4.1.11).
-    CriticalHeader,
-    /// The header's `typ` is neither `JWT` nor `at+jwt` (or not `at+jwt` in strict RFC 9068 mode).
-    WrongType,
-    /// No key in the tenant's key set matches the token's `kid` and `alg`.
-    UnknownKey,
-    /// The signature does not verify with the tenant's key.
-    BadSignature,
-    /// `exp` is in the past (beyond the leeway).
-    Expired,
-    /// `nbf` is in the future (beyond the leeway).
-    NotYetValid,
-    /// `iat` is in the future (beyond the leeway).
-    IssuedInFuture,
-    /// `iss` is not the configured issuer.
-    WrongIssuer,
-    /// `aud` names none of the accepted audiences.
-    WrongAudience,
-    /// A required claim is absent.
-    MissingClaim(&'static str),
-    /// A claim has the wrong JSON type or an impossible value.
-    InvalidClaim(&'static str),
-    /// The token is bound to a DPoP key (`cnf.jkt`) but was sent with the Bearer scheme (RFC 9449 §7.2).
-    BoundTokenAsBearer,
-    /// The token was sent with the DPoP scheme but has no `cnf.jkt` (RFC 9449 §7.1).
-    NotBound,
-    /// The token's `cnf.jkt` is not the thumbprint of the proof's key (RFC 9449 §4.3 check 12).
-    WrongKeyBinding,
-    /// The token's `cnf` names a confirmation method other than `jkt`, such
-    /// as RFC 8705's `x5t#S256`, which we cannot check (RFC 7800 §3.1).
-    UnsupportedConfirmation,
-}
-
-impl TokenError {
-    /// Stable, bounded label used in logs and metrics.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::UnsupportedAlgorithm => "unsupported_algorithm",
-            Self::CriticalHeader => "critical_header",
-            Self::WrongType => "wrong_type",
-            Self::UnknownKey => "unknown_kid",
-            Self::BadSignature => "bad_signature",
-            Self::Expired => "expired",
-            Self::NotYetValid => "not_yet_valid",
-            Self::IssuedInFuture => "issued_in_future",
-            Self::WrongIssuer => "wrong_issuer",
-            Self::WrongAudience => "wrong_audience",
-            Self::MissingClaim(_) => "missing_claim",
-            Self::InvalidClaim(_) => "invalid_claim",
-            Self::BoundTokenAsBearer => "dpop_bound_as_bearer",
-            Self::NotBound => "dpop_unbound_token",
-            Self::WrongKeyBinding => "dpop_key_mismatch",
-            Self::UnsupportedConfirmation => "unsupported_cnf",
-        }
-    }
-
-    /// Short, generic description that is safe to send to the client: it
-    /// never contains the token, a URL of ours or upstream error text.
-    pub fn description(&self) -> Cow<'static, str> {
-        match self {
-            Self::Malformed => "The access token is malformed".into(),
-            Self::UnsupportedAlgorithm => "The token's signing algorithm is not allowed".into(),
-            Self::CriticalHeader => {
-                "The token names a critical header extension that is not supported".into()
-            }
-            Self::WrongType => "The token's typ header is not accepted".into(),
-            Self::UnknownKey => "The token is signed with an unknown key".into(),
-            Self::BadSignature => "The token's signature is invalid".into(),
-            Self::Expired => "The access token expired".into(),
-            Self::NotYetValid => "The access token is not valid yet".into(),
-            Self::IssuedInFuture => "The access token was issued in the future".into(),
-            Self::WrongIssuer => "The token's issuer is not accepted".into(),
-            Self::WrongAudience => "The token's audience is not accepted".into(),
-            Self::MissingClaim(name) => format!("The token has no {name} claim").into(),
-            Self::InvalidClaim(name) => format!("The token's {name} claim is invalid").into(),
-            Self::BoundTokenAsBearer => {
-                "A DPoP-bound token must be sent with the DPoP scheme".into()
-            }
-            Self::NotBound => "The access token is not bound to a DPoP key".into(),
-            Self::WrongKeyBinding => "The access token is bound to another DPoP key".into(),
-            Self::UnsupportedConfirmation => {
-                "The token's cnf claim names a confirmation method that is not supported".into()
-            }
-        }
-    }
-}
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.description())
-    }
-}
-
-/// Which kind of claim requirement refused a request; the refusal's
-/// description says it, and its label names it in logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimCheck {
-    /// A claim must equal a value ([`RequireClaim::equals`](super::guards::RequireClaim::equals)).
-    Equals,
-    /// A claim must include values ([`RequireClaim::includes`](super::guards::RequireClaim::includes)).
-    Includes,
-    /// A named predicate over the claims ([`RequireClaim::check`](super::guards::RequireClaim::check)).
-    Predicate,
-    /// Roles read from a claim ([`RequireRoles`](super::guards::RequireRoles)).
-    Roles,
-    /// The claims must fit the handler's own type
-    /// ([`TypedClaims`](super::middleware::TypedClaims)).
-    Shape,
-}
-
-impl ClaimCheck {
-    /// Stable, bounded label used in logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Equals => "claim_equals",
-            Self::Includes => "claim_includes",
-            Self::Predicate => "claim_check",
-            Self::Roles => "roles",
-            Self::Shape => "claim_shape",
-        }
-    }
-}
-
-/// How a claim failed a check. Never carries the claim's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ClaimMismatch {
-    /// The token has no such claim.
-    #[error("the claim is absent")]
-    Missing,
-    /// The claim has a JSON type the check cannot use (RFC 8259 §3).
-    #[error("the claim has an unexpected type")]
-    WrongType,
-    /// The claim is readable, but its value does not satisfy the check.
-    #[error("the claim's value does not satisfy the check")]
-    Value,
-}
+use self::claim::claim_description;
+pub use self::claim::{ClaimCheck, ClaimMismatch};
+use self::rendered::{rendered, Rendered};
+pub use self::token::TokenError;
 
 /// Every way an authenticated request can fail. One `ResponseError` impl
 /// decides status, challenge and body, so every route answers alike.
@@ -419,47 +277,6 @@ impl AuthError {
             challenge,
             body: Bytes::from(body),
         }
-    }
-}
-
-/// What a claim refusal says, by kind of check and how the claim failed.
-/// The claim's name is the app's configuration, safe to show and useful to
-/// the client's developer; a predicate's name stays in the logs, and a
-/// claim's value is never shown.
-fn claim_description(check: ClaimCheck, claim: &str, mismatch: ClaimMismatch) -> Cow<'static, str> {
-    match (check, mismatch) {
-        (ClaimCheck::Predicate, _) => {
-            "The access token's claims do not pass this endpoint's claim check".into()
-        }
-        (ClaimCheck::Shape, _) => {
-            "The access token's claims do not have the form this endpoint requires".into()
-        }
-        (ClaimCheck::Roles, ClaimMismatch::Missing) => {
-            format!("The access token has no roles claim ({claim}); this endpoint requires a role")
-                .into()
-        }
-        (ClaimCheck::Roles, ClaimMismatch::WrongType) => {
-            format!("The access token's roles claim ({claim}) is not a list of role names").into()
-        }
-        (ClaimCheck::Roles, ClaimMismatch::Value) => format!(
-            "The access token's roles ({claim}) do not include a role this endpoint requires"
-        )
-        .into(),
-        (_, ClaimMismatch::Missing) => {
-            format!("The access token has no {claim} claim, which this endpoint requires").into()
-        }
-        (_, ClaimMismatch::WrongType) => {
-            format!("The access token's {claim} claim has a type this endpoint does not accept")
-                .into()
-        }
-        (ClaimCheck::Equals, ClaimMismatch::Value) => format!(
-            "The access token's {claim} claim does not have the value this endpoint requires"
-        )
-        .into(),
-        (ClaimCheck::Includes, ClaimMismatch::Value) => format!(
-            "The access token's {claim} claim does not include the values this endpoint requires"
-        )
-        .into(),
     }
 }
 

@@ -8,11 +8,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Check, GuardError};
+use super::{ClaimGuard, GuardError};
 use crate::auth::claims::Claims;
-use crate::auth::error::{AuthError, ClaimCheck, ClaimMismatch};
-use crate::auth::middleware::Authenticated;
-use crate::auth::scheme::Challenge;
+use crate::auth::error::{ClaimCheck, ClaimMismatch};
 
 type Predicate = dyn Fn(&Claims) -> Result<bool, ClaimMismatch> + Send + Sync;
 
@@ -157,7 +155,7 @@ impl RequireClaim {
         claim: impl Into<String>,
         value: impl Into<Value>,
     ) -> Result<Self, GuardError> {
-        let claim = claim_name(claim.into())?;
+        let claim = non_empty(claim.into(), GuardError::EmptyClaimName)?;
         let value = primitive(&claim, value.into())?;
         Ok(Self::build(claim, Rule::Equals(value)))
     }
@@ -183,7 +181,7 @@ impl RequireClaim {
     where
         F: Fn(&Claims) -> bool + Send + Sync + 'static,
     {
-        let name = check_name(name.into())?;
+        let name = non_empty(name.into(), GuardError::EmptyCheckName)?;
         let predicate = move |claims: &Claims| Ok(predicate(claims));
         Ok(Self::build(name, Rule::Check(Box::new(predicate))))
     }
@@ -194,7 +192,7 @@ impl RequireClaim {
         T: DeserializeOwned + Send + Sync + 'static,
         F: Fn(&T) -> bool + Send + Sync + 'static,
     {
-        let name = check_name(name.into())?;
+        let name = non_empty(name.into(), GuardError::EmptyCheckName)?;
         let predicate = move |claims: &Claims| match claims.typed::<T>() {
             Ok(typed) => Ok(predicate(&typed)),
             Err(_) => Err(ClaimMismatch::WrongType),
@@ -207,7 +205,7 @@ impl RequireClaim {
         values: I,
         all: bool,
     ) -> Result<Self, GuardError> {
-        let claim = claim_name(claim)?;
+        let claim = non_empty(claim, GuardError::EmptyClaimName)?;
         let values = values
             .into_iter()
             .map(|v| primitive(&claim, v.into()))
@@ -233,6 +231,12 @@ impl RequireClaim {
     /// Whether `claims` satisfy this guard.
     pub fn is_satisfied_by(&self, claims: &Claims) -> bool {
         self.verdict(claims).is_ok()
+    }
+}
+
+impl ClaimGuard for RequireClaim {
+    fn checked_claim(&self) -> &Arc<str> {
+        &self.name
     }
 
     /// `Ok` when the claims satisfy the guard, else why not. Reads the
@@ -284,38 +288,13 @@ impl RequireClaim {
     }
 }
 
-impl Check for RequireClaim {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn refusal(
-        &self,
-        authenticated: &Authenticated,
-        challenge: impl FnOnce() -> Challenge,
-    ) -> Option<AuthError> {
-        let mismatch = self.verdict(&authenticated.claims).err()?;
-        Some(AuthError::ClaimCheckFailed {
-            check: self.kind(),
-            claim: Arc::clone(&self.name),
-            mismatch,
-            challenge: challenge(),
-        })
-    }
-}
-
-fn claim_name(claim: String) -> Result<String, GuardError> {
-    if claim.is_empty() {
-        return Err(GuardError::EmptyClaimName);
-    }
-    Ok(claim)
-}
-
-fn check_name(name: String) -> Result<String, GuardError> {
+/// `name` unless it is empty; `missing` says which name a guard lacks.
+fn non_empty(name: String, missing: GuardError) -> Result<String, GuardError> {
     if name.is_empty() {
-        return Err(GuardError::EmptyCheckName);
+        Err(missing)
+    } else {
+        Ok(name)
     }
-    Ok(name)
 }
 
 /// `value` when it is a JSON primitive, the construction error otherwise.

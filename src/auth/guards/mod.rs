@@ -31,7 +31,10 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
 use futures_util::future::{Either, FutureExt, Map};
 
-use super::error::AuthError;
+use std::sync::Arc;
+
+use super::claims::Claims;
+use super::error::{AuthError, ClaimCheck, ClaimMismatch};
 use super::middleware::{challenge_for, Authenticated};
 use super::scheme::Challenge;
 
@@ -113,6 +116,40 @@ trait Check {
         authenticated: &Authenticated,
         challenge: impl FnOnce() -> Challenge,
     ) -> Option<AuthError>;
+}
+
+/// A guard over one claim of the verified token (a value, a predicate, the
+/// roles). Its refusal is a `ClaimCheckFailed` naming the kind of check and
+/// the claim, never the claim's value.
+trait ClaimGuard {
+    /// The claim read, or the predicate's name.
+    fn checked_claim(&self) -> &Arc<str>;
+
+    /// The kind of check, as the refusal names it.
+    fn kind(&self) -> ClaimCheck;
+
+    /// `Ok` when the claims satisfy the guard, else why not.
+    fn verdict(&self, claims: &Claims) -> Result<(), ClaimMismatch>;
+}
+
+impl<G: ClaimGuard> Check for G {
+    fn name(&self) -> &str {
+        self.checked_claim()
+    }
+
+    fn refusal(
+        &self,
+        authenticated: &Authenticated,
+        challenge: impl FnOnce() -> Challenge,
+    ) -> Option<AuthError> {
+        let mismatch = self.verdict(&authenticated.claims).err()?;
+        Some(AuthError::ClaimCheckFailed {
+            check: self.kind(),
+            claim: Arc::clone(self.checked_claim()),
+            mismatch,
+            challenge: challenge(),
+        })
+    }
 }
 
 /// The future of a guarded request: the inner service's, or a ready refusal.

@@ -8,11 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::requirement::Requirement;
-use super::{Check, GuardError};
+use super::{ClaimGuard, GuardError};
 use crate::auth::claims::Claims;
-use crate::auth::error::{AuthError, ClaimCheck, ClaimMismatch};
-use crate::auth::middleware::Authenticated;
-use crate::auth::scheme::Challenge;
+use crate::auth::error::{ClaimCheck, ClaimMismatch};
 
 /// Middleware that lets a request through only when the roles in a claim
 /// of the verified token satisfy a [`Requirement`]: one role, all of
@@ -107,6 +105,16 @@ impl RequireRoles {
     pub fn is_satisfied_by(&self, claims: &Claims) -> bool {
         self.verdict(claims).is_ok()
     }
+}
+
+impl ClaimGuard for RequireRoles {
+    fn checked_claim(&self) -> &Arc<str> {
+        &self.claim
+    }
+
+    fn kind(&self) -> ClaimCheck {
+        ClaimCheck::Roles
+    }
 
     /// `Ok` when the roles satisfy the requirement, else why not. The
     /// claims' map is built once per verified token; the check allocates
@@ -124,26 +132,6 @@ impl RequireRoles {
         } else {
             Err(ClaimMismatch::Value)
         }
-    }
-}
-
-impl Check for RequireRoles {
-    fn name(&self) -> &str {
-        &self.claim
-    }
-
-    fn refusal(
-        &self,
-        authenticated: &Authenticated,
-        challenge: impl FnOnce() -> Challenge,
-    ) -> Option<AuthError> {
-        let mismatch = self.verdict(&authenticated.claims).err()?;
-        Some(AuthError::ClaimCheckFailed {
-            check: ClaimCheck::Roles,
-            claim: Arc::clone(&self.claim),
-            mismatch,
-            challenge: challenge(),
-        })
     }
 }
 
