@@ -15,7 +15,7 @@
 mod support;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use auth0_actix_api::auth::{authentication, Authenticated, Refusal, RequireScopes};
 use serde_json::{json, Value};
 
@@ -40,29 +40,24 @@ async fn private(who: Authenticated) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    env_logger::init();
     let tenant = support::tenant_from_env()?;
     let auth = web::Data::new(tenant.authenticator()?.with_error_body(quickstart_body));
-    println!("listening on http://127.0.0.1:{}", tenant.port);
-    HttpServer::new(move || {
-        App::new().app_data(auth.clone()).service(
-            web::scope("/api")
-                .route("/public", web::get().to(public))
-                .service(
-                    web::resource("/private")
-                        .wrap(authentication())
-                        .route(web::get().to(private)),
-                )
-                .service(
-                    web::resource("/private-scoped")
-                        .wrap(RequireScopes::all(["read:messages"]))
-                        .wrap(authentication())
-                        .route(web::get().to(private)),
-                ),
-        )
+    support::serve(&tenant, move |app| {
+        // Guards on single routes (`Route::wrap`); the last `wrap` runs
+        // first: authenticate, then check.
+        app.app_data(auth.clone())
+            .route("/api/public", web::get().to(public))
+            .route(
+                "/api/private",
+                web::get().to(private).wrap(authentication()),
+            )
+            .route(
+                "/api/private-scoped",
+                web::get()
+                    .to(private)
+                    .wrap(RequireScopes::all(["read:messages"]))
+                    .wrap(authentication()),
+            );
     })
-    .bind(("127.0.0.1", tenant.port))?
-    .run()
-    .await?;
-    Ok(())
+    .await
 }

@@ -10,7 +10,7 @@
 
 mod support;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use auth0_actix_api::auth::{authentication, Authenticated, RequireScopes};
 use serde_json::json;
 
@@ -27,12 +27,10 @@ async fn private(who: Authenticated) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    env_logger::init();
     let tenant = support::tenant_from_env()?;
     let auth = web::Data::new(tenant.authenticator()?);
-    println!("listening on http://127.0.0.1:{}", tenant.port);
-    HttpServer::new(move || {
-        App::new().app_data(auth.clone()).service(
+    support::serve(&tenant, move |app| {
+        app.app_data(auth.clone()).service(
             web::scope("/api")
                 .route("/public", web::get().to(public))
                 .service(
@@ -47,10 +45,7 @@ async fn main() -> anyhow::Result<()> {
                         .wrap(authentication())
                         .route(web::get().to(private)),
                 ),
-        )
+        );
     })
-    .bind(("127.0.0.1", tenant.port))?
-    .run()
-    .await?;
-    Ok(())
+    .await
 }

@@ -12,7 +12,7 @@
 
 mod support;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use auth0_actix_api::auth::{
     authentication, authentication_optional, Authenticated, MaybeAuthenticated,
 };
@@ -38,28 +38,23 @@ async fn private(who: Authenticated) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    env_logger::init();
     let tenant = support::tenant_from_env()?;
     let auth = web::Data::new(tenant.authenticator()?);
-    println!("listening on http://127.0.0.1:{}", tenant.port);
-    HttpServer::new(move || {
-        App::new().app_data(auth.clone()).service(
-            web::scope("/api")
-                .route("/public", web::get().to(public))
-                .service(
-                    web::resource("/feed")
-                        .wrap(authentication_optional())
-                        .route(web::get().to(feed)),
-                )
-                .service(
-                    web::resource("/private")
-                        .wrap(authentication())
-                        .route(web::get().to(private)),
-                ),
-        )
+    support::serve(&tenant, move |app| {
+        // `/api/feed` takes a token when there is one; `/api/private`
+        // requires one.
+        app.app_data(auth.clone())
+            .route("/api/public", web::get().to(public))
+            .service(
+                web::resource("/api/feed")
+                    .wrap(authentication_optional())
+                    .route(web::get().to(feed)),
+            )
+            .service(
+                web::resource("/api/private")
+                    .wrap(authentication())
+                    .route(web::get().to(private)),
+            );
     })
-    .bind(("127.0.0.1", tenant.port))?
-    .run()
-    .await?;
-    Ok(())
+    .await
 }

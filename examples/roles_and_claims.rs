@@ -17,7 +17,7 @@
 
 mod support;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use auth0_actix_api::auth::{
     all_of, any_of, authentication, Authenticated, Claims, RequireClaim, RequireRoles,
     RequireScopes, TypedClaims,
@@ -65,7 +65,6 @@ async fn post_message(who: Authenticated, message: web::Json<NewMessage>) -> Htt
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    env_logger::init();
     let tenant = support::tenant_from_env()?;
     let roles_claim =
         std::env::var("ROLES_CLAIM").unwrap_or_else(|_| "https://example.com/roles".into());
@@ -82,12 +81,11 @@ async fn main() -> anyhow::Result<()> {
         "read:messages".into(),
     ]))?;
 
-    println!("listening on http://127.0.0.1:{}", tenant.port);
-    HttpServer::new(move || {
+    support::serve(&tenant, move |app| {
         // Each protected resource is wrapped on its own, so an unknown path
         // is a 404, not a 401. The last `wrap` runs first: authenticate,
         // then check.
-        App::new().app_data(auth.clone()).service(
+        app.app_data(auth.clone()).service(
             web::scope("/api")
                 .route("/public", web::get().to(public))
                 .service(
@@ -110,10 +108,7 @@ async fn main() -> anyhow::Result<()> {
                         .route(web::get().to(messages))
                         .route(web::post().to(post_message).wrap(writers.clone())),
                 ),
-        )
+        );
     })
-    .bind(("127.0.0.1", tenant.port))?
-    .run()
-    .await?;
-    Ok(())
+    .await
 }

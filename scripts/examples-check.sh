@@ -11,9 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/lib/wait.sh
+source scripts/lib/wait.sh
 
 work=$(mktemp -d)
 pids=()
@@ -33,12 +32,7 @@ issuer_port=$(free_port)
 export APP_DEV__KEY_FILE="$work/issuer-key.pem" RUST_LOG=warn
 PORT=$issuer_port "$bin" dev >"$work/issuer.out" 2>"$work/issuer.err" &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$issuer_port/.well-known/jwks.json" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$issuer_port/.well-known/jwks.json" >/dev/null \
-  || { echo "examples: the dev issuer did not start" >&2; cat "$work/issuer.err" >&2; exit 1; }
+wait_for_url "http://127.0.0.1:$issuer_port/.well-known/jwks.json" "examples: the dev issuer" "$work/issuer.err"
 audience=$(sed -n 's/^audience = "\(.*\)"$/\1/p' config/base.toml | tail -1)
 token() { PORT=$issuer_port "$bin" token "$@"; }
 
@@ -67,13 +61,7 @@ start() {
   AUTH0_ISSUER_BASE_URL="http://127.0.0.1:$issuer_port/" AUTH0_AUDIENCE="$audience" PORT=$port \
     "target/debug/examples/$example" >"$work/$example.out" 2>"$work/$example.err" &
   pids+=($!)
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/api/public" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "examples: $example did not start" >&2
-  cat "$work/$example.err" >&2
-  exit 1
+  wait_for_url "http://127.0.0.1:$port/api/public" "examples: $example" "$work/$example.err"
 }
 
 plain=$(token)

@@ -22,7 +22,8 @@ cargo build -q --release --bin auth0-actix-api
 bin=target/release/auth0-actix-api
 
 work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/lib/wait.sh
+source scripts/lib/wait.sh
 port=$(free_port)
 port_nocache=$(free_port)
 export APP_DEV__KEY_FILE="$work/key.pem" RUST_LOG=warn APP_APPLICATION__WORKERS=1

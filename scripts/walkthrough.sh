@@ -12,18 +12,16 @@ block=$(awk '/<!-- walkthrough:begin -->/{on=1; next} /<!-- walkthrough:end -->/
   | awk '/^```/{fence=!fence; next} fence')
 [ -n "$block" ] || { echo "walkthrough: no walkthrough block in $readme" >&2; exit 1; }
 
+# shellcheck source=scripts/lib/wait.sh
+source scripts/lib/wait.sh
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 export PORT=$port APP_DEV__KEY_FILE="$work/issuer-key.pem" RUST_LOG=warn
 cargo build -q
 cargo run -q -- dev >"$work/dev.out" 2>"$work/dev.err" &
 dev_pid=$!
 trap 'kill $dev_pid 2>/dev/null; wait $dev_pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  grep -q '^curl' "$work/dev.out" 2>/dev/null && break
-  sleep 0.2
-done
-grep -q '^curl' "$work/dev.out" || { echo "walkthrough: dev mode did not start" >&2; cat "$work/dev.err" >&2; exit 1; }
+wait_for_url "http://127.0.0.1:$port/readyz" "walkthrough: dev mode" "$work/dev.err"
 
 checked=0
 while IFS= read -r line; do

@@ -1,8 +1,10 @@
 //! What every example reads from the environment, as the service does:
 //! `AUTH0_DOMAIN` (or `AUTH0_ISSUER_BASE_URL`), `AUTH0_AUDIENCE` and `PORT`,
-//! from the environment or a `.env` file. Kept apart so that each example
-//! shows only the auth core's own calls.
+//! from the environment or a `.env` file, and the `HttpServer` start. Kept
+//! apart so that each example shows only the auth core's own calls: the
+//! authenticator in app data, and the middleware and guards on routes.
 
+use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use auth0_actix_api::auth::{Authenticator, KeyCache, KeyCachePolicy, ValidationPolicy, Validator};
 
@@ -17,10 +19,11 @@ pub struct Tenant {
 }
 
 /// Reads the tenant from the environment (and `.env`), with one clear line
-/// for what is missing.
+/// for what is missing, and starts logging at the level `RUST_LOG` sets.
 pub fn tenant_from_env() -> anyhow::Result<Tenant> {
     // A missing .env is normal; the environment alone is enough.
     let _ = dotenvy::dotenv();
+    env_logger::init();
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let issuer = match (var("AUTH0_ISSUER_BASE_URL"), var("AUTH0_DOMAIN")) {
         (Some(base), _) => format!("{}/", base.trim().trim_end_matches('/')),
@@ -56,4 +59,19 @@ impl Tenant {
         let policy = ValidationPolicy::new(self.issuer.as_str(), vec![self.audience.clone()]);
         Ok(Authenticator::new(Validator::new(policy, keys), "api"))
     }
+}
+
+/// Serves the app `configure` builds on 127.0.0.1 at the tenant's port, with
+/// as many workers as cores; each worker calls `configure` once. Returns
+/// when the server stops (Ctrl-C).
+pub async fn serve<F>(tenant: &Tenant, configure: F) -> anyhow::Result<()>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    println!("listening on http://127.0.0.1:{}", tenant.port);
+    HttpServer::new(move || App::new().configure(configure.clone()))
+        .bind(("127.0.0.1", tenant.port))?
+        .run()
+        .await?;
+    Ok(())
 }

@@ -8,6 +8,9 @@
 # `"$bin" token` mints tokens from that same server's issuer. NAME prefixes
 # the error message.
 
+# shellcheck source=scripts/lib/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
+
 start_dev_server() {
   local name=$1
   cargo build -q --locked
@@ -15,17 +18,11 @@ start_dev_server() {
   target=$(cargo metadata -q --no-deps --format-version 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
   bin=$target/debug/auth0-actix-api
   work=$(mktemp -d)
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  PORT=$(free_port)
   export PORT APP_DEV__KEY_FILE="$work/issuer-key.pem" RUST_LOG=warn
   "$bin" dev >"$work/dev.out" 2>"$work/dev.err" &
   dev_pid=$!
   trap 'kill $dev_pid 2>/dev/null; wait $dev_pid 2>/dev/null; rm -rf "$work"' EXIT
   base=http://127.0.0.1:$PORT
-  for _ in $(seq 1 100); do
-    curl -sf "$base/readyz" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  echo "$name: dev mode did not get ready" >&2
-  cat "$work/dev.err" >&2
-  exit 1
+  wait_for_url "$base/readyz" "$name: dev mode" "$work/dev.err"
 }

@@ -427,9 +427,30 @@ mod tests {
                 },
             ),
             (
+                "min_ttl",
+                KeyCachePolicy {
+                    min_ttl: Duration::ZERO,
+                    ..base()
+                },
+            ),
+            (
+                "connect_timeout",
+                KeyCachePolicy {
+                    connect_timeout: Duration::ZERO,
+                    ..base()
+                },
+            ),
+            (
                 "request_timeout",
                 KeyCachePolicy {
                     request_timeout: Duration::ZERO,
+                    ..base()
+                },
+            ),
+            (
+                "max_body_bytes",
+                KeyCachePolicy {
+                    max_body_bytes: 0,
                     ..base()
                 },
             ),

@@ -9,7 +9,10 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::errors::assert_invalid_token;
-use crate::helpers::{eventually, spawn_app_for, spawn_app_with, MockTenant, TenantMode, TestKey};
+use crate::helpers::{
+    eventually, spawn_app_for, spawn_app_with, MockTenant, TenantMode, TestApp, TestKey,
+};
+use auth0_actix_api::settings::Settings;
 
 #[actix_web::test]
 async fn concurrent_requests_at_a_cold_start_share_one_discovery_and_one_jwks_fetch() {
@@ -191,11 +194,7 @@ async fn keys_older_than_the_maximum_staleness_are_dropped() {
 
 #[actix_web::test]
 async fn a_cold_start_with_the_tenant_down_answers_503_then_recovers_without_restart() {
-    let tenant = MockTenant::start();
-    let key = TestKey::rsa("key-1");
-    tenant.publish(&[&key]);
-    tenant.set_mode(TenantMode::Down);
-    let app = spawn_app_for(tenant, key, |_| {}).await;
+    let app = spawn_app_with_tenant(|t| t.set_mode(TenantMode::Down), |_| {}).await;
 
     assert_eq!(
         app.get_with("/api/public", &[]).await.status,
@@ -309,11 +308,7 @@ async fn broken_tenant_answers_at_a_cold_start_are_503_with_the_reason_in_readyz
         ),
     ];
     for (mode, reason) in cases {
-        let tenant = MockTenant::start();
-        let key = TestKey::rsa("key-1");
-        tenant.publish(&[&key]);
-        tenant.set_mode(mode.clone());
-        let app = spawn_app_for(tenant, key, |_| {}).await;
+        let app = spawn_app_with_tenant(|t| t.set_mode(mode.clone()), |_| {}).await;
         let token = app.token().sign(&app.key);
         let reply = app.get_bearer("/api/private", &token).await;
         assert_eq!(reply.status, 503, "{mode:?}: {reply:?}");
@@ -352,11 +347,7 @@ async fn broken_tenant_answers_after_warm_up_keep_the_last_good_key_set() {
 
 #[actix_web::test]
 async fn a_short_max_age_is_raised_to_the_configured_floor() {
-    let tenant = MockTenant::start();
-    let key = TestKey::rsa("key-1");
-    tenant.publish(&[&key]);
-    tenant.set_cache_control("public, max-age=1");
-    let app = spawn_app_for(tenant, key, |_| {}).await;
+    let app = spawn_app_with_tenant(|t| t.set_cache_control("public, max-age=1"), |_| {}).await;
     let token = app.token().sign(&app.key);
     assert_eq!(app.get_bearer("/api/private", &token).await.status, 200);
     actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
@@ -370,11 +361,11 @@ async fn a_short_max_age_is_raised_to_the_configured_floor() {
 
 #[actix_web::test]
 async fn max_age_within_bounds_sets_the_refresh_interval() {
-    let tenant = MockTenant::start();
-    let key = TestKey::rsa("key-1");
-    tenant.publish(&[&key]);
-    tenant.set_cache_control("max-age=1");
-    let app = spawn_app_for(tenant, key, |s| s.jwks.min_ttl_secs = 1).await;
+    let app = spawn_app_with_tenant(
+        |t| t.set_cache_control("max-age=1"),
+        |s| s.jwks.min_ttl_secs = 1,
+    )
+    .await;
     assert!(
         eventually(|| app.tenant.jwks_hits() >= 3).await,
         "refreshed every second"
@@ -383,80 +374,21 @@ async fn max_age_within_bounds_sets_the_refresh_interval() {
 
 #[actix_web::test]
 async fn a_key_cache_policy_the_fetcher_cannot_work_with_is_refused_at_start() {
-    // Each of these used to start a fetcher that either panicked (clamp with
-    // min above max) or hammered the tenant without pause (zero delays).
-    // The error names the field to fix.
+    // Such policies used to start a fetcher that either panicked (clamp
+    // with min above max) or hammered the tenant without pause (zero
+    // delays). Every field's rule is a unit test of `validate`; this shows
+    // that starting the cache applies them, and the error names the field.
     let base = || KeyCachePolicy::new("http://127.0.0.1:9/");
-    let cases: Vec<(&str, KeyCachePolicy)> = vec![
-        (
-            "min_ttl",
-            KeyCachePolicy {
-                min_ttl: Duration::from_secs(600),
-                max_ttl: Duration::from_secs(60),
-                ..base()
-            },
-        ),
-        (
-            "min_backoff",
-            KeyCachePolicy {
-                min_backoff: Duration::from_secs(600),
-                max_backoff: Duration::from_secs(60),
-                ..base()
-            },
-        ),
-        (
-            "ttl",
-            KeyCachePolicy {
-                ttl: Duration::ZERO,
-                ..base()
-            },
-        ),
-        (
-            "min_ttl",
-            KeyCachePolicy {
-                min_ttl: Duration::ZERO,
-                ..base()
-            },
-        ),
-        (
-            "min_backoff",
-            KeyCachePolicy {
-                min_backoff: Duration::ZERO,
-                ..base()
-            },
-        ),
-        (
-            "connect_timeout",
-            KeyCachePolicy {
-                connect_timeout: Duration::ZERO,
-                ..base()
-            },
-        ),
-        (
-            "request_timeout",
-            KeyCachePolicy {
-                request_timeout: Duration::ZERO,
-                ..base()
-            },
-        ),
-        (
-            "max_body_bytes",
-            KeyCachePolicy {
-                max_body_bytes: 0,
-                ..base()
-            },
-        ),
-    ];
-    for (field, policy) in cases {
-        let error = match KeyCache::start(policy.clone()) {
-            Ok(_) => panic!("{field}: {policy:?} was accepted"),
-            Err(error) => error.to_string(),
-        };
-        assert!(
-            error.contains(field),
-            "{field}: the error names it: {error}"
-        );
-    }
+    let clamp_inverted = KeyCachePolicy {
+        min_backoff: Duration::from_secs(600),
+        max_backoff: Duration::from_secs(60),
+        ..base()
+    };
+    let error = match KeyCache::start(clamp_inverted) {
+        Ok(_) => panic!("a minimum backoff above the maximum was accepted"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("min_backoff"), "names the field: {error}");
     // The largest values are fine: the fetcher's arithmetic saturates.
     let huge = KeyCachePolicy {
         algorithms: vec![Algorithm::RS256],
@@ -495,13 +427,9 @@ async fn an_enormous_ttl_does_not_stop_the_fetcher() {
 async fn requests_during_a_cold_outage_do_not_shorten_the_backoff() {
     // Nothing cached and the tenant down: every request answers 503, and
     // none may trigger a fetch before the backoff says so. Counted at the
-    // tenant: each attempt starts with discovery, which fails.
-    let tenant = MockTenant::start();
-    let key = TestKey::rsa("key-1");
-    tenant.publish(&[&key]);
-    tenant.set_mode(TenantMode::Down);
-    // min_backoff is 50 ms in tests, doubling up to the default 300 s.
-    let app = spawn_app_for(tenant, key, |_| {}).await;
+    // tenant: each attempt starts with discovery, which fails. min_backoff
+    // is 50 ms in tests, doubling up to the default 300 s.
+    let app = spawn_app_with_tenant(|t| t.set_mode(TenantMode::Down), |_| {}).await;
     let token = app.token().sign(&app.key);
     let window = Duration::from_millis(1600);
     let started = std::time::Instant::now();
@@ -525,4 +453,18 @@ async fn requests_during_a_cold_outage_do_not_shorten_the_backoff() {
         "{attempts} fetch attempts in {window:?} under {requests} requests"
     );
     assert!(attempts >= 3, "the fetcher kept retrying: {attempts}");
+}
+
+/// The app, with a mock tenant of its own that publishes one key and is
+/// then set up by `prepare` (its mode, its caching headers) before the app
+/// starts; `customize` changes the app's settings.
+async fn spawn_app_with_tenant(
+    prepare: impl FnOnce(&MockTenant),
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let tenant = MockTenant::start();
+    let key = TestKey::rsa("key-1");
+    tenant.publish(&[&key]);
+    prepare(&tenant);
+    spawn_app_for(tenant, key, customize).await
 }

@@ -203,8 +203,26 @@ fn into_left<B>(outcome: Result<ServiceResponse<B>, actix_web::Error>) -> GuardR
     outcome.map(ServiceResponse::map_into_left_body)
 }
 
-/// The `Transform` and `Service` impls of a guard type, which all work the
-/// same way through [`Check`].
+impl<S, B, G> Service<ServiceRequest> for GuardMiddleware<S, G>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    G: Check,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = GuardFuture<S::Future, B>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        guarded(&self.service, &self.guard, req)
+    }
+}
+
+/// The `Transform` impl of a guard type. A macro, not one generic impl:
+/// `Transform` is actix's trait, so it can only be implemented for each of
+/// our types by name (the orphan rule).
 macro_rules! guard_middleware {
     ($guard:ty) => {
         impl<S, B> actix_web::dev::Transform<S, ServiceRequest> for $guard
@@ -215,32 +233,15 @@ macro_rules! guard_middleware {
         {
             type Response = ServiceResponse<EitherBody<B>>;
             type Error = actix_web::Error;
-            type Transform = $crate::auth::guards::GuardMiddleware<S, $guard>;
+            type Transform = GuardMiddleware<S, $guard>;
             type InitError = ();
             type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
 
             fn new_transform(&self, service: S) -> Self::Future {
-                std::future::ready(Ok($crate::auth::guards::GuardMiddleware {
+                std::future::ready(Ok(GuardMiddleware {
                     service,
                     guard: self.clone(),
                 }))
-            }
-        }
-
-        impl<S, B> Service<ServiceRequest> for $crate::auth::guards::GuardMiddleware<S, $guard>
-        where
-            S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>
-                + 'static,
-            B: MessageBody + 'static,
-        {
-            type Response = ServiceResponse<EitherBody<B>>;
-            type Error = actix_web::Error;
-            type Future = $crate::auth::guards::GuardFuture<S::Future, B>;
-
-            actix_web::dev::forward_ready!(service);
-
-            fn call(&self, req: ServiceRequest) -> Self::Future {
-                $crate::auth::guards::guarded(&self.service, &self.guard, req)
             }
         }
     };
