@@ -1,52 +1,29 @@
 //! A bounded cache of tokens that already passed every check, so a client
 //! that repeats its token pays a hash instead of a signature verification.
 //!
-//! Entries are keyed by SHA-256 of the token (never the token itself), live
-//! no longer than the token's `exp` (plus leeway), and are ignored once the
-//! key that verified them has left its issuer's key set, or its `kid` has
-//! been republished with other key material. The map is sharded so that
-//! workers rarely meet on a lock, and a lock is only held to look up or
-//! insert, never across an await.
+//! Entries are keyed by SHA-256 of the token (never the token itself), are
+//! served no longer than the token's `exp` (plus leeway; the caller checks
+//! and removes an expired entry), and are ignored once the key that
+//! verified them has left its issuer's key set, or its `kid` has been
+//! republished with other key material.
+//!
+//! The map is `quick_cache`'s: sharded, a read lock on a hit, a lock only
+//! for one lookup or insert and never across an await, and no allocation
+//! on a hit. Its eviction (Clock-PRO, close to S3-FIFO) keeps the tokens
+//! that come back: a flood of tokens used once (many new logins, or a
+//! client minting tokens) evicts each other, not the tokens of the clients
+//! that repeat theirs.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use quick_cache::sync::Cache;
 
 use super::claims::Claims;
 use super::policy::Algorithm;
 use super::thumbprint::KeyThumbprint;
 
-const SHARDS: usize = 16;
-
 /// SHA-256 of a token.
 pub type TokenDigest = [u8; 32];
-
-/// A shard's map. Its keys are already uniform hashes, so hashing them again
-/// (SipHash, the default) would only cost time.
-type Shard = HashMap<TokenDigest, Verified, BuildHasherDefault<DigestHasher>>;
-
-/// Uses eight bytes of a digest as its hash. Not the first: the first byte
-/// picks the shard, so its low bits are the same for every key in a shard.
-/// Flooding a shard's buckets would take tokens whose digests share bits,
-/// and only tokens with a valid signature are ever stored.
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // A digest arrives as one 32-byte write (after its length, which
-        // goes through `write_usize` and is the same for every key).
-        if let Some(word) = bytes.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-            self.0 = u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_usize(&mut self, _length: usize) {}
-}
 
 /// What a cache hit returns.
 #[derive(Debug, Clone)]
@@ -71,26 +48,31 @@ pub struct Verified {
 }
 
 /// The cache. Capacity 0 disables it.
-#[derive(Debug)]
 pub struct VerifiedTokens {
-    shards: Vec<Mutex<Shard>>,
-    per_shard: usize,
+    tokens: Option<Cache<TokenDigest, Verified>>,
+}
+
+impl std::fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the entries: their claims are token contents.
+        f.debug_struct("VerifiedTokens")
+            .field("capacity", &self.tokens.as_ref().map_or(0, Cache::capacity))
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifiedTokens {
-    /// A cache holding at most `capacity` tokens (rounded up to a multiple of
-    /// the shard count).
+    /// A cache holding about `capacity` tokens: each shard's share is
+    /// rounded up, so it may hold a few more.
     pub fn new(capacity: usize) -> Self {
-        let per_shard = capacity.div_ceil(SHARDS);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard,
+            tokens: (capacity > 0).then(|| Cache::new(capacity)),
         }
     }
 
     /// Whether the cache stores anything at all.
     pub fn is_enabled(&self) -> bool {
-        self.per_shard > 0
+        self.tokens.is_some()
     }
 
     /// The digest a token is stored under.
@@ -98,53 +80,34 @@ impl VerifiedTokens {
         super::signature::sha256(token.as_bytes())
     }
 
-    fn shard(&self, digest: &TokenDigest) -> Option<&Mutex<Shard>> {
-        // The digest is uniformly distributed, so any byte picks a shard fairly.
-        self.shards.get(usize::from(digest[0]) % SHARDS)
-    }
-
     /// The entry for `digest`, if any. The caller re-checks expiry and the key.
     pub fn get(&self, digest: &TokenDigest) -> Option<Verified> {
-        if !self.is_enabled() {
-            return None;
-        }
-        self.shard(digest)?.lock().ok()?.get(digest).cloned()
+        self.tokens.as_ref()?.get(digest)
     }
 
     /// Forgets `digest` (expired, or its key is gone).
     pub fn remove(&self, digest: &TokenDigest) {
-        if let Some(Ok(mut shard)) = self.shard(digest).map(Mutex::lock) {
-            shard.remove(digest);
+        if let Some(tokens) = &self.tokens {
+            tokens.remove(digest);
         }
     }
 
-    /// Stores a verified token. A full shard first drops its expired entries,
-    /// then, if still full, one arbitrary entry: the cache stays bounded
-    /// whatever the load.
+    /// Stores a verified token, unless it is already past `exp` plus
+    /// `leeway` at `now` and so could never be served. When the cache is
+    /// full, an entry that has not been asked for again goes first: the
+    /// cache stays bounded whatever the load.
     pub fn insert(&self, digest: TokenDigest, verified: Verified, now: i64, leeway: i64) {
-        if !self.is_enabled() {
-            return;
-        }
-        let Some(Ok(mut shard)) = self.shard(&digest).map(Mutex::lock) else {
+        let Some(tokens) = &self.tokens else {
             return;
         };
-        if shard.len() >= self.per_shard && !shard.contains_key(&digest) {
-            shard.retain(|_, v| now < v.claims.exp.saturating_add(leeway));
-            if shard.len() >= self.per_shard {
-                if let Some(victim) = shard.keys().next().copied() {
-                    shard.remove(&victim);
-                }
-            }
+        if now < verified.claims.exp.saturating_add(leeway) {
+            tokens.insert(digest, verified);
         }
-        shard.insert(digest, verified);
     }
 
     /// Number of cached tokens.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .filter_map(|s| s.lock().ok().map(|s| s.len()))
-            .sum()
+        self.tokens.as_ref().map_or(0, Cache::len)
     }
 
     /// Whether nothing is cached.
@@ -168,44 +131,54 @@ mod tests {
         }
     }
 
+    fn digest(i: usize) -> TokenDigest {
+        VerifiedTokens::digest(&format!("token-{i}"))
+    }
+
     #[test]
     fn the_cache_stays_within_its_capacity() {
         let cache = VerifiedTokens::new(64);
         for i in 0..10_000 {
-            cache.insert(
-                VerifiedTokens::digest(&format!("token-{i}")),
-                verified(i64::MAX / 2),
-                0,
-                30,
-            );
+            cache.insert(digest(i), verified(i64::MAX / 2), 0, 30);
         }
         assert!(cache.len() <= 64, "len {}", cache.len());
     }
 
     #[test]
-    fn expired_entries_are_evicted_before_live_ones() {
-        // Three tokens that land in the same shard, which holds two.
-        let same_shard: Vec<TokenDigest> = (0..)
-            .map(|i| VerifiedTokens::digest(&format!("t{i}")))
-            .filter(|d| d[0] % SHARDS as u8 == 0)
-            .take(3)
+    fn tokens_that_keep_coming_back_outlive_a_flood_of_tokens_used_once() {
+        // 32 clients repeat their tokens between 10,000 tokens seen once,
+        // with 64 places: every repeated token stays remembered. Evicting
+        // in arrival order, or whichever entry comes first, drops them.
+        let cache = VerifiedTokens::new(64);
+        let regular: Vec<TokenDigest> = (0..32)
+            .map(|i| VerifiedTokens::digest(&format!("client-{i}")))
             .collect();
-        let cache = VerifiedTokens::new(2 * SHARDS);
-        cache.insert(same_shard[0], verified(10), 0, 0);
-        cache.insert(same_shard[1], verified(1_000), 0, 0);
-        cache.insert(same_shard[2], verified(1_000), 100, 0);
-        assert!(
-            cache.get(&same_shard[0]).is_none(),
-            "the expired entry made room"
-        );
-        assert!(cache.get(&same_shard[1]).is_some(), "the live entry stayed");
-        assert!(cache.get(&same_shard[2]).is_some());
+        for digest in &regular {
+            cache.insert(*digest, verified(1_000), 0, 0);
+        }
+        let mut misses = 0;
+        for i in 0..10_000 {
+            cache.insert(digest(i), verified(1_000), 0, 0);
+            let again = regular[i % regular.len()];
+            if cache.get(&again).is_none() {
+                misses += 1;
+                cache.insert(again, verified(1_000), 0, 0);
+            }
+        }
+        assert_eq!(misses, 0, "repeated tokens were evicted {misses} times");
     }
 
     #[test]
-    fn digests_sharing_their_hash_bytes_stay_apart() {
-        // Same shard and same bytes 8..16, so the same bucket hash: only
-        // the full comparison tells them apart.
+    fn a_token_already_expired_is_not_stored() {
+        let cache = VerifiedTokens::new(64);
+        cache.insert(digest(1), verified(100), 100, 0);
+        assert!(cache.get(&digest(1)).is_none(), "exp reached: not stored");
+        cache.insert(digest(2), verified(100), 100, 30);
+        assert!(cache.get(&digest(2)).is_some(), "within the leeway: stored");
+    }
+
+    #[test]
+    fn digests_sharing_a_prefix_stay_apart() {
         let first: TokenDigest = [3; 32];
         let mut second = first;
         second[31] = 4;
@@ -215,13 +188,18 @@ mod tests {
         cache.insert(second, verified(2_000), 0, 0);
         assert_eq!(cache.get(&first).map(|v| v.claims.exp), Some(1_000));
         assert_eq!(cache.get(&second).map(|v| v.claims.exp), Some(2_000));
+        cache.remove(&first);
+        assert!(cache.get(&first).is_none(), "removed");
+        assert!(cache.get(&second).is_some(), "its twin stays");
     }
 
     #[test]
     fn capacity_zero_disables_the_cache() {
         let cache = VerifiedTokens::new(0);
+        assert!(!cache.is_enabled());
         let d = VerifiedTokens::digest("t");
         cache.insert(d, verified(1_000), 0, 0);
         assert!(cache.get(&d).is_none());
+        assert!(cache.is_empty());
     }
 }

@@ -3,8 +3,9 @@
 //! that header, checking it and building a verifier from its key costs more
 //! than a tenth of an ES256 verification, so each header is checked once.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use quick_cache::sync::Cache;
 
 use super::proof_key::ProofKey;
 
@@ -16,28 +17,29 @@ pub const DEFAULT_VERIFIER_CACHE_ENTRIES: usize = 1024;
 /// and checked afresh.
 type CacheKey = [u8; 32];
 
-/// A bounded map from proof headers to the keys they carry; the oldest
-/// entry goes when it is full, so a flood of fresh keys costs what it would
-/// without the cache and no more memory. The lock is held for one lookup or
-/// insert.
-#[derive(Debug)]
+/// A bounded map from proof headers to the keys they carry (`quick_cache`).
+/// When it is full, a header seen once goes before one that keeps coming
+/// back, so a flood of fresh keys costs what it would without the cache,
+/// takes no more memory, and does not push out the keys of the clients
+/// that are using theirs.
 pub struct VerifierCache {
-    capacity: usize,
-    inner: Mutex<Entries>,
+    keys: Option<Cache<CacheKey, Arc<ProofKey>>>,
 }
 
-#[derive(Debug, Default)]
-struct Entries {
-    keys: HashMap<CacheKey, Arc<ProofKey>>,
-    order: VecDeque<CacheKey>,
+impl std::fmt::Debug for VerifierCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierCache")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifierCache {
-    /// A cache of at most `capacity` keys; 0 disables it.
+    /// A cache of about `capacity` keys (each shard's share is rounded up);
+    /// 0 disables it.
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity,
-            inner: Mutex::new(Entries::default()),
+            keys: (capacity > 0).then(|| Cache::new(capacity)),
         }
     }
 
@@ -50,41 +52,28 @@ impl VerifierCache {
         header: &str,
         build: impl FnOnce() -> Result<ProofKey, E>,
     ) -> Result<Arc<ProofKey>, E> {
-        if self.capacity == 0 {
+        let Some(keys) = &self.keys else {
             return build().map(Arc::new);
-        }
+        };
         let digest = super::super::signature::sha256(header.as_bytes());
-        if let Some(key) = self.lock().keys.get(&digest) {
-            return Ok(Arc::clone(key));
+        if let Some(key) = keys.get(&digest) {
+            return Ok(key);
         }
-        // Built outside the lock: two workers may build the same key at
+        // Built outside any lock: two workers may build the same key at
         // once, which is cheaper than making either wait.
         let key = Arc::new(build()?);
-        let mut entries = self.lock();
-        if entries.keys.insert(digest, Arc::clone(&key)).is_none() {
-            entries.order.push_back(digest);
-        }
-        while entries.keys.len() > self.capacity {
-            let Some(oldest) = entries.order.pop_front() else {
-                break;
-            };
-            entries.keys.remove(&oldest);
-        }
+        keys.insert(digest, Arc::clone(&key));
         Ok(key)
     }
 
     /// How many keys are remembered.
     pub fn len(&self) -> usize {
-        self.lock().keys.len()
+        self.keys.as_ref().map_or(0, Cache::len)
     }
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -101,30 +90,33 @@ mod tests {
     }
 
     #[test]
-    fn a_header_is_built_once_and_the_cache_stays_bounded() {
-        let cache = VerifierCache::new(2);
+    fn a_header_is_built_once_and_a_flood_of_new_headers_does_not_push_it_out() {
+        let cache = VerifierCache::new(64);
         let mut builds = 0;
-        for _ in 0..3 {
+        let mut use_client_key = |cache: &VerifierCache| {
             cache
-                .get_or_build::<()>("first", || {
+                .get_or_build::<()>("client", || {
                     builds += 1;
                     Ok(key())
                 })
                 .unwrap();
+        };
+        for _ in 0..3 {
+            use_client_key(&cache);
+        }
+        // Fresh headers (a client minting a key per proof, or an attacker)
+        // between the client's proofs. Evicting in arrival order would
+        // rebuild the client's key about once every 64 of them.
+        for i in 0..2_000 {
+            cache
+                .get_or_build::<()>(&format!("fresh-{i}"), || Ok(key()))
+                .unwrap();
+            if i % 8 == 0 {
+                use_client_key(&cache);
+            }
         }
         assert_eq!(builds, 1, "one build for one header");
-        for header in ["second", "third", "fourth"] {
-            cache.get_or_build::<()>(header, || Ok(key())).unwrap();
-        }
-        assert_eq!(cache.len(), 2, "bounded at its capacity");
-        let mut rebuilt = false;
-        cache
-            .get_or_build::<()>("first", || {
-                rebuilt = true;
-                Ok(key())
-            })
-            .unwrap();
-        assert!(rebuilt, "the oldest header was evicted");
+        assert!(cache.len() <= 64, "bounded: {}", cache.len());
     }
 
     #[test]
