@@ -22,7 +22,9 @@ pub(super) struct Rendered {
 
 /// Entries per thread: the distinct refusals of one service (reasons times
 /// schemes, plus one per scope requirement) fit many times over, and a scan
-/// of this many stays cheaper than rendering.
+/// of this many stays cheaper than rendering. A `Vec` in a thread-local
+/// rather than a cache crate: with this few entries a scan of equal
+/// errors beats hashing one, and a thread's own memo needs no lock.
 const PER_THREAD: usize = 16;
 
 #[derive(Default)]

@@ -18,7 +18,9 @@ const FULL_LOG_INTERVAL_SECS: i64 = 60;
 /// acceptance window. When every slot holds a live proof, new proofs are
 /// refused ([`ReplayStoreError::Full`]) and nothing is evicted: evicting the
 /// oldest entry would let a client that floods the store with its own fresh
-/// proofs replay a victim's captured proof once it falls out. Size it for
+/// proofs replay a victim's captured proof once it falls out. That is also
+/// why it is not built on a cache crate (`quick_cache`, `moka`): each of
+/// them evicts to make room, and none can refuse instead. Size it for
 /// the peak: entries ≈ peak proofs per second × window (about 100 bytes
 /// each). The lock is held for a few heap and map operations, never across
 /// an await.
