@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::auth::{Authenticator, Readiness};
-use crate::ops::metrics::Metrics;
+use crate::ops::metrics::{Metrics, CONTENT_TYPE};
 use crate::ops::shutdown::ShutdownState;
 
 /// `GET /healthz`: the process serves. No dependencies.
@@ -130,21 +130,25 @@ fn issuer_entry(readiness: &Readiness) -> Value {
     Value::Object(entry)
 }
 
-/// `GET /metrics`: Prometheus text exposition.
+/// `GET /metrics`: Prometheus text exposition; a 500 rather than a cut-off
+/// text when a value cannot be encoded, so the scrape fails visibly.
 #[utoipa::path(get, path = "/metrics", responses((status = 200,
     description = "Prometheus text exposition format 0.0.4",
-    content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
+    content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+    (status = 500, description = "A value could not be encoded; the cause is logged")))]
 pub async fn metrics(metrics: web::Data<Metrics>, auth: web::Data<Authenticator>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(
-            metrics.render(
-                auth.validator().issuers(),
-                auth.dpop()
-                    .filter(|d| d.mode().accepts_dpop())
-                    .map(|d| d.replay_store().stats()),
-            ),
-        )
+    let replay = auth
+        .dpop()
+        .filter(|d| d.mode().accepts_dpop())
+        .map(|d| d.replay_store().stats());
+    match metrics.render(auth.validator().issuers(), replay) {
+        Ok(text) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
+        Err(e) => {
+            // Only a value the encoder cannot write (a gauge past i64) ends here.
+            log::error!("cannot render the metrics: {e}");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }
 
 // The bodies above, described for the OpenAPI document (`/openapi.json`).
