@@ -1,10 +1,11 @@
 //! The verified-token cache's promise, counted in allocations: a repeated
-//! token is validated without touching the heap.
+//! token is validated without touching the heap; and so is the request's
+//! record in the metrics.
 //!
 //! A test binary of its own, because counting needs a global allocator.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth0_actix_api::auth::keys::KeySet;
 use auth0_actix_api::auth::{
@@ -12,6 +13,7 @@ use auth0_actix_api::auth::{
     RequireScopes, ValidationPolicy, Validator,
 };
 use auth0_actix_api::issuer::sign_compact;
+use auth0_actix_api::metrics::Metrics;
 use futures_util::FutureExt;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::KeyPair;
@@ -117,4 +119,20 @@ fn guards_and_typed_claims_on_a_remembered_token_allocate_nothing() {
     });
     assert!(passed);
     assert_eq!(allocations, 0, "checking guards allocates nothing");
+}
+
+#[test]
+fn recording_a_request_on_a_known_route_allocates_nothing() {
+    let metrics = Metrics::default();
+    let latency = Duration::from_micros(250);
+    let record = || {
+        metrics.record_request("/api/private", "GET", 200, latency);
+        metrics.record_auth("ok");
+    };
+    // The first request on a route makes its series and the handles to them.
+    let ((), allocations) = counted(record);
+    assert!(allocations > 0, "a new route allocates ({allocations})");
+    // Every later one counts through the handles: no label set is built.
+    let per_request = per_call(100, record);
+    assert_eq!(per_request, 0.0, "a known route allocates nothing");
 }
