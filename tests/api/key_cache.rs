@@ -42,15 +42,7 @@ async fn many_requests_with_a_warm_cache_cause_no_fetch() {
 #[actix_web::test]
 async fn a_rotated_key_is_accepted_right_after_the_tenant_publishes_it() {
     let app = spawn_app_with(|_| {}).await;
-    let old = app.token().sign(&app.key);
-    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200);
-
-    let new_key = TestKey::other_rsa("key-2");
-    app.tenant.publish(&[&app.key, &new_key]);
-    let new = app.tenant.token(&new_key).sign(&new_key);
-    let reply = app.get_bearer("/api/private", &new).await;
-    assert_eq!(reply.status, 200, "new key after rotation: {reply:?}");
-    assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
+    let old = a_new_kid_is_fetched_at_once(&app).await;
     assert_eq!(
         app.get_bearer("/api/private", &old).await.status,
         200,
@@ -416,15 +408,7 @@ async fn an_enormous_ttl_does_not_stop_the_fetcher() {
     // adding it panicked the fetcher thread right after the first fetch, so
     // no unknown kid was ever refetched again.
     let app = spawn_app_with(|s| s.jwks.ttl_secs = u64::MAX).await;
-    let old = app.token().sign(&app.key);
-    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200);
-
-    let new_key = TestKey::other_rsa("key-2");
-    app.tenant.publish(&[&app.key, &new_key]);
-    let new = app.tenant.token(&new_key).sign(&new_key);
-    let reply = app.get_bearer("/api/private", &new).await;
-    assert_eq!(reply.status, 200, "the new kid was fetched: {reply:?}");
-    assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
+    a_new_kid_is_fetched_at_once(&app).await;
 }
 
 #[actix_web::test]
@@ -471,4 +455,20 @@ async fn spawn_app_with_tenant(
     tenant.publish(&[&key]);
     prepare(&tenant);
     spawn_app_for(tenant, key, customize).await
+}
+
+/// A token of the app's key is served; then the tenant publishes a second
+/// key beside it, and a token of the new key is served at once, after one
+/// refetch for its unknown kid. Returns the first token.
+async fn a_new_kid_is_fetched_at_once(app: &TestApp) -> String {
+    let old = app.token().sign(&app.key);
+    assert_eq!(app.get_bearer("/api/private", &old).await.status, 200);
+
+    let new_key = TestKey::other_rsa("key-2");
+    app.tenant.publish(&[&app.key, &new_key]);
+    let new = app.tenant.token(&new_key).sign(&new_key);
+    let reply = app.get_bearer("/api/private", &new).await;
+    assert_eq!(reply.status, 200, "the new kid was fetched: {reply:?}");
+    assert_eq!(app.tenant.jwks_hits(), 2, "one refetch for the new kid");
+    old
 }
