@@ -25,13 +25,12 @@
 //! [`authentication_optional`]: crate::auth::authentication_optional
 
 use std::future::{ready, Ready};
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
 use futures_util::future::{Either, FutureExt, Map};
-
-use std::sync::Arc;
 
 use super::claims::Claims;
 use super::error::{AuthError, ClaimCheck, ClaimMismatch};

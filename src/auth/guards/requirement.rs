@@ -73,6 +73,18 @@ impl From<&String> for Requirement {
 }
 
 impl Requirement {
+    /// Every one of `names`, each a name of its own: what
+    /// `RequireScopes::all` and `RequireRoles::all` take. Unlike [`all_of`]
+    /// it takes anything that becomes a `String`, as those do.
+    pub(super) fn all_names<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
+        Self::All(names.into_iter().map(|n| Self::One(n.into())).collect())
+    }
+
+    /// At least one of `names`, as [`Self::all_names`].
+    pub(super) fn any_names<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
+        Self::Any(names.into_iter().map(|n| Self::One(n.into())).collect())
+    }
+
     /// Whether the requirement holds when `has` says which names were
     /// granted. Walks the tree without allocating, so a guard costs nothing
     /// on the heap when it lets a request through.

@@ -58,7 +58,7 @@ impl RequireRoles {
         claim: impl Into<String>,
         roles: I,
     ) -> Self {
-        Self::new(claim, Requirement::All(ones(roles)))
+        Self::new(claim, Requirement::all_names(roles))
     }
 
     /// Requires at least one of `roles` in `claim`.
@@ -70,7 +70,7 @@ impl RequireRoles {
         claim: impl Into<String>,
         roles: I,
     ) -> Self {
-        Self::new(claim, Requirement::Any(ones(roles)))
+        Self::new(claim, Requirement::any_names(roles))
     }
 
     /// Requires the roles in `claim` to satisfy `requirement`.
@@ -133,13 +133,6 @@ impl ClaimGuard for RequireRoles {
             Err(ClaimMismatch::Value)
         }
     }
-}
-
-fn ones<I: IntoIterator<Item = S>, S: Into<String>>(roles: I) -> Vec<Requirement> {
-    roles
-        .into_iter()
-        .map(|r| Requirement::One(r.into()))
-        .collect()
 }
 
 /// A role name is compared whole, so anything printable will do; a control

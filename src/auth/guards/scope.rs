@@ -100,12 +100,7 @@ impl RequireScopes {
     pub fn try_all<I: IntoIterator<Item = S>, S: Into<String>>(
         permissions: I,
     ) -> Result<Self, GuardError> {
-        Self::try_new(Requirement::All(
-            permissions
-                .into_iter()
-                .map(|p| Requirement::One(p.into()))
-                .collect(),
-        ))
+        Self::try_new(Requirement::all_names(permissions))
     }
 
     /// Requires at least one of `permissions`, which must be at least one
@@ -113,12 +108,7 @@ impl RequireScopes {
     pub fn try_any<I: IntoIterator<Item = S>, S: Into<String>>(
         permissions: I,
     ) -> Result<Self, GuardError> {
-        Self::try_new(Requirement::Any(
-            permissions
-                .into_iter()
-                .map(|p| Requirement::One(p.into()))
-                .collect(),
-        ))
+        Self::try_new(Requirement::any_names(permissions))
     }
 
     /// Requires `requirement`; every group must list something and every
