@@ -14,6 +14,7 @@ pub mod claims;
 pub mod dpop;
 pub mod error;
 pub mod guards;
+pub(crate) mod hex;
 pub mod keys;
 pub mod middleware;
 pub mod policy;

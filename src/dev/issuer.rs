@@ -18,6 +18,7 @@ use josekit::jwk::KeyPair;
 use josekit::jws::{JwsSigner, RS256};
 use serde_json::{json, Map, Value};
 
+use crate::auth::hex::hex;
 use crate::auth::thumbprint::jwk_thumbprint;
 use crate::auth::validator::unix_now;
 
@@ -258,10 +259,6 @@ fn sync_directory(dir: &Path) {
     }
     #[cfg(not(unix))]
     let _ = dir;
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn discovery(issuer: web::Data<LocalIssuer>) -> HttpResponse {

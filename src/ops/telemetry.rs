@@ -16,6 +16,7 @@ use actix_web::HttpMessage;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
+use crate::auth::hex::push_hex;
 use crate::auth::{AuthError, Authenticated};
 use crate::ops::metrics::{method_label, Metrics};
 
@@ -167,10 +168,7 @@ fn generate_request_id() -> String {
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut id = String::with_capacity(32);
     for value in [prefix, count] {
-        for shift in (0..16).rev() {
-            let nibble = ((value >> (shift * 4)) & 0xf) as u8;
-            id.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
-        }
+        push_hex(&mut id, &value.to_be_bytes());
     }
     id
 }

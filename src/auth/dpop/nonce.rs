@@ -116,11 +116,8 @@ fn hmac_sha256(key: &[u8; BLOCK], message: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::hex::hex;
     use std::time::Duration;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     #[test]
     fn hmac_matches_rfc_4231_test_cases() {

@@ -96,10 +96,7 @@ impl RedisReplayStore {
     pub fn redis_key(&self, key: &ReplayKey) -> String {
         let mut out = String::with_capacity(self.prefix.len() + 32);
         out.push_str(&self.prefix);
-        for byte in key.as_bytes() {
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
+        crate::auth::hex::push_hex(&mut out, key.as_bytes());
         out
     }
 
@@ -173,8 +170,6 @@ impl RedisReplayStore {
         }
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// `url` without its password, for logs.
 fn redacted(url: &Url) -> String {
@@ -256,7 +251,10 @@ mod tests {
         assert!(key.starts_with(DEFAULT_REDIS_KEY_PREFIX), "{key}");
         let hex = &key[DEFAULT_REDIS_KEY_PREFIX.len()..];
         assert_eq!(hex.len(), 32, "{key}");
-        assert!(hex.bytes().all(|b| HEX.contains(&b)), "{key}");
+        assert!(
+            hex.bytes().all(|b| b"0123456789abcdef".contains(&b)),
+            "{key}"
+        );
         let other = store.redis_key(&ReplayKey::new("jkt", "jti2"));
         assert_ne!(key, other, "another jti, another key");
     }
