@@ -246,7 +246,7 @@ class World:
     def __init__(self):
         self.lock = threading.Lock()
         self.tenant_up = True
-        self.redis = None  # None: no Redis store; else "up", "down" or "recovering"
+        self.redis = None  # None: no Redis store; else "up", "stopping", "down" or "recovering"
         self.published = frozenset()
         self.current = None
         self.previous = None
@@ -386,11 +386,11 @@ class Job:
         # only requests in flight then can see this).
         if key_gone:
             answers.add("401:invalid_token")
-        # The replay store fails closed while Redis is down, and may until
-        # the service has reconnected.
+        # The replay store fails closed while Redis is down, and may while
+        # it is stopping or until the service has reconnected.
         if self.dpop and redis == "down":
             answers = {"503:temporarily_unavailable"} | (answers - {"200"})
-        elif self.dpop and redis == "recovering":
+        elif self.dpop and redis in ("stopping", "recovering"):
             answers.add("503:temporarily_unavailable")
         return answers
 
@@ -636,15 +636,20 @@ class Soak:
                 self.event(f"tenant up (refresh failures during the outage: {failures - self.failures_before:.0f})")
             elif what == "redis_restart":
                 self.redis_keys_before_restart = self.redis.keys()
+                # Redis answers until its shutdown completes, and again as
+                # soon as it is spawned, before start() has seen it answer:
+                # "down" holds only strictly between the two.
+                with self.world.lock:
+                    self.world.redis = "stopping"
+                self.redis.stop()
                 with self.world.lock:
                     self.world.redis = "down"
-                self.redis.stop()
                 self.event(f"redis down ({self.redis_keys_before_restart} keys saved)")
                 if stop.wait(min(10.0, max(3.0, 0.01 * self.args.seconds))):
                     return
-                self.redis.start()
                 with self.world.lock:
                     self.world.redis = "recovering"
+                self.redis.start()
                 self.event(f"redis up ({self.redis.keys()} keys loaded)")
                 timer = threading.Timer(10.0, self.redis_recovered)
                 timer.daemon = True
