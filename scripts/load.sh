@@ -35,8 +35,9 @@ pid=$!
 PORT=$port_nocache APP_VALIDATION__VERIFIED_CACHE_ENTRIES=0 taskset -c 0 "$bin" dev >"$work/dev2.out" 2>&1 &
 pid2=$!
 trap 'kill $pid $pid2 2>/dev/null; wait $pid $pid2 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do grep -q '^curl' "$work/dev.out" 2>/dev/null && grep -q '^curl' "$work/dev2.out" 2>/dev/null && break; sleep 0.1; done
 base="http://127.0.0.1:$port"
+wait_for_url "$base/readyz" "load: dev mode" "$work/dev.err"
+wait_for_url "http://127.0.0.1:$port_nocache/readyz" "load: dev mode without the token cache" "$work/dev2.out"
 
 # Tokens: 1,000 distinct ones with read:messages (for each server's issuer
 # URL, which names its port), one without, a forged one (a valid header and
