@@ -461,20 +461,38 @@ impl TestApp {
         }
     }
 
+    /// GET `path` with `headers` until `done` holds for the answer, asking
+    /// every 20 ms for about `within`; the last answer either way, for the
+    /// caller to assert on.
+    pub async fn get_until(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        done: impl Fn(&Reply) -> bool,
+        within: Duration,
+    ) -> Reply {
+        let interval = Duration::from_millis(20);
+        let mut reply = self.get_with(path, headers).await;
+        for _ in 0..within.as_millis() / interval.as_millis() {
+            if done(&reply) {
+                break;
+            }
+            actix_web::rt::time::sleep(interval).await;
+            reply = self.get_with(path, headers).await;
+        }
+        reply
+    }
+
     /// The answer to `token` at `/api/private` once it stops being 200,
     /// asking for up to 2 s. A key set is fetched (and counted at the mock
     /// tenant) a moment before it is installed, so a refusal that follows a
     /// fetch may take a few requests to show.
     pub async fn first_refusal(&self, token: &str) -> Reply {
-        let mut reply = self.get_bearer("/api/private", token).await;
-        for _ in 0..100 {
-            if reply.status != 200 {
-                break;
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-            reply = self.get_bearer("/api/private", token).await;
-        }
-        reply
+        let bearer = format!("Bearer {token}");
+        let headers = [("Authorization", bearer.as_str())];
+        let refused = |reply: &Reply| reply.status != 200;
+        self.get_until("/api/private", &headers, refused, Duration::from_secs(2))
+            .await
     }
 
     /// A valid token from the app's tenant and key.

@@ -32,15 +32,8 @@ async fn warmed_up(a: &MockTenant, b: &MockTenant) {
 
 /// `/readyz` once `done` holds for it, or after 10 s whatever it says.
 async fn readyz_once(app: &TestApp, done: impl Fn(&Reply) -> bool) -> Reply {
-    let mut reply = app.get_with("/readyz", &[]).await;
-    for _ in 0..500 {
-        if done(&reply) {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        reply = app.get_with("/readyz", &[]).await;
-    }
-    reply
+    app.get_until("/readyz", &[], done, Duration::from_secs(10))
+        .await
 }
 
 /// `/readyz` is on the public port: it never names an issuer's host or port.

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::helpers::{
-    metric, now, spawn_app, spawn_app_for, test_settings, MockTenant, TenantMode, TestKey,
+    metric, now, spawn_app, spawn_app_for, test_settings, MockTenant, Reply, TenantMode, TestKey,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth0-actix-api");
@@ -868,15 +868,9 @@ async fn kubernetes_manifests_match_the_service() {
         liveness["path"].as_str().unwrap(),
         readiness["path"].as_str().unwrap(),
     ] {
-        let mut status = 0;
-        for _ in 0..100 {
-            status = app.get_with(path, &[]).await.status;
-            if status == 200 {
-                break;
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(status, 200, "{path} answers 200 without credentials");
+        let ok = |reply: &Reply| reply.status == 200;
+        let reply = app.get_until(path, &[], ok, Duration::from_secs(2)).await;
+        assert_eq!(reply.status, 200, "{path} answers 200 without credentials");
     }
 }
 
